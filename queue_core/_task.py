@@ -1,0 +1,93 @@
+"""The task record, task states and the result a finished task leaves behind."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, NamedTuple
+
+__all__ = ["TaskResult", "TaskState"]
+
+
+class TaskState(enum.Enum):
+    """Where a task is in its life. A task waiting for a delay or a backoff is PENDING."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+PENDING = TaskState.PENDING
+RUNNING = TaskState.RUNNING
+COMPLETED = TaskState.COMPLETED
+FAILED = TaskState.FAILED
+CANCELLED = TaskState.CANCELLED
+
+# Why a running attempt is being cancelled (Task.cancel_reason).
+CANCEL = "cancel"
+TIMEOUT = "timeout"
+
+
+class TaskResult(NamedTuple):
+    """What a finished task leaves in the result cache.
+
+    Attributes:
+        task_id: the id ``submit()`` returned.
+        state: COMPLETED, FAILED or CANCELLED.
+        value: the handler's awaited return value (COMPLETED only, else None).
+        error: the exception of the last failed attempt, traceback dropped (FAILED only).
+        attempts: how many times the handler was started (0 if cancelled before it ran).
+        finished_at: the loop time at which the task finished, in loop seconds.
+    """
+
+    task_id: Any
+    state: TaskState
+    value: Any
+    error: BaseException | None
+    attempts: int
+    finished_at: float
+
+    @property
+    def retries(self) -> int:
+        """How many retries were made: attempts after the first (S3)."""
+        return max(self.attempts - 1, 0)
+
+    @property
+    def ok(self) -> bool:
+        """True if the task COMPLETED."""
+        return self.state is COMPLETED
+
+
+class Task:
+    """One submitted unit of work while the queue still owns it (dropped when finished).
+
+    ``handle`` is the asyncio task of the worker running it while RUNNING, the timer that
+    will make it eligible while it waits for a delay or backoff, else None.
+    """
+
+    __slots__ = (
+        "task_id", "handler", "args", "priority", "seq", "max_retries",
+        "timeout", "attempts", "state", "handle", "cancel_reason", "waiter",
+    )
+
+    def __init__(self, task_id, handler, args, priority, seq, max_retries, timeout):
+        self.task_id = task_id
+        self.handler = handler
+        self.args = args
+        self.priority = priority
+        self.seq = seq
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self.attempts = 0
+        self.state = PENDING
+        self.handle = None
+        self.cancel_reason = None
+        self.waiter = None
+
+    def release(self) -> None:
+        """Drop the references to user objects, so a finished task keeps nothing alive (S7)."""
+        self.handler = self.args = self.handle = self.waiter = None
+
+    def __repr__(self) -> str:
+        return f"<Task {self.task_id!r} {self.state.value} priority={self.priority}>"
