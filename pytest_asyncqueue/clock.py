@@ -1,0 +1,434 @@
+"""A virtual-time asyncio event loop that detects deadlocks and blocking calls.
+
+IMPLEMENTATION DETAIL - autojump
+================================
+
+Problem: code under test waits on the loop clock (``asyncio.sleep``, ``call_later``,
+``asyncio.timeout``, retry backoff); real waits make tests slow and timing-dependent.
+
+Solution: ``VirtualClockLoop.time()`` is an integer count of nanoseconds that starts at 0 and
+moves only when the loop is idle. The loop's selector is wrapped: each ``select(timeout)`` polls
+real I/O with ``select(0)`` (sockets and pipes keep working); if nothing came and a timer is
+scheduled, virtual time jumps to that timer, which then runs in the same iteration. Integer
+ticks keep time exact: after ``sleep(0.2)`` and ``sleep(0.1)`` the clock reads exactly ``0.3``.
+Wall time spent inside callbacks never moves virtual time.
+
+IMPLEMENTATION DETAIL - executor waits
+======================================
+
+Work sent to a thread (``run_in_executor``, ``asyncio.to_thread``, and the default executor's
+shutdown) takes real time; jumping past it would fire timeouts a real run never hits. While such
+work is out, the idle loop waits in short real polls and virtual time stands still.
+
+IMPLEMENTATION DETAIL - deadlock detection
+==========================================
+
+When nothing is ready, no timer is scheduled, no executor work is out and no file descriptor but
+the loop's self-pipe is registered, only another thread could wake the loop. It waits
+``deadlock_grace`` wall seconds for one; then, if tasks are pending, it raises ``DeadlockError``
+(listing each task and the line it waits on) out of ``run_until_complete`` instead of hanging.
+Code woken later by its own threads needs ``detect_deadlocks=False``.
+
+IMPLEMENTATION DETAIL - blocking calls and seeded order
+=======================================================
+
+The ready queue is a deque whose ``popleft`` reads ``time.perf_counter()``: the gap between two
+pops is the wall time of the callback popped first; the last one is timed when the iteration
+ends. No tracing: one clock read per callback. With ``seed`` set, the queue is shuffled with
+``random.Random(seed)`` at the start of each iteration to explore other interleavings (this
+breaks asyncio's FIFO promise on purpose); the same code and seed give the same schedule.
+
+Prior art (read, not copied): trio's ``MockClock`` with ``autojump_threshold=0``
+(``trio/_core/_mock_clock.py``) and looptime's integer-tick loop time
+(``looptime/_internal/loops.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import random
+import selectors
+import time
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any, Final, TypeVar, TypeVarTuple, final
+
+from .errors import BlockingCallError, DeadlockError, RealTimeLimitError
+
+__all__ = ["BlockingCall", "VirtualClockLoop", "new_virtual_loop", "run"]
+
+_T = TypeVar("_T")
+_Ts = TypeVarTuple("_Ts")
+_NS_PER_S: Final = 1_000_000_000
+_REAL_POLL: Final = 0.05  # wall seconds one idle select may block while waiting on threads or I/O
+_INF: Final = float("inf")
+_ASYNCIO_DIR: Final = os.path.dirname(asyncio.__file__)
+_perf_counter = time.perf_counter
+_popleft = collections.deque.popleft
+
+
+@dataclass(frozen=True)
+class BlockingCall:
+    """One callback that held the event loop longer than the blocking threshold.
+
+    Attributes:
+        duration: Wall seconds the callback ran.
+        virtual_time: Virtual time (loop seconds) at which it ran.
+        name: The task name for a task step, else the callback's qualified name.
+        location: ``file:line`` best effort: for a task step, where the task waits after
+            the step (or its coroutine's definition if the step finished it).
+    """
+
+    duration: float
+    virtual_time: float
+    name: str
+    location: str
+
+
+class _AutojumpSelector:
+    """Wraps a real selector: polls it without blocking, then lets the loop decide how to wait."""
+
+    def __init__(self, inner: selectors.BaseSelector) -> None:
+        self.inner = inner
+        self.on_idle: Callable[[], list[Any]] | None = None
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        events = self.inner.select(0)
+        if events or timeout == 0 or self.on_idle is None:
+            return events
+        return self.on_idle()  # the loop knows its timers; timeout is only a hint
+
+    def __getattr__(self, name: str) -> Any:  # register, unregister, modify, get_map, close
+        return getattr(self.inner, name)
+
+
+class _ReadyQueue(collections.deque):  # type: ignore[type-arg]
+    """The loop's ready queue: times each callback between pops and can shuffle per iteration."""
+
+    __slots__ = ("_loop", "_threshold", "_rng", "_current", "_started", "shuffle_due")
+
+    def __init__(self, loop: VirtualClockLoop, threshold: float, rng: random.Random | None) -> None:
+        super().__init__()
+        self._loop = loop
+        self._threshold = threshold
+        self._rng = rng
+        self._current: Any = None
+        self._started = 0.0
+        self.shuffle_due = False
+
+    def popleft(self) -> Any:
+        now = _perf_counter()
+        if self._current is not None and now - self._started >= self._threshold:
+            self._loop._record_blocking(self._current, now - self._started)
+        if self.shuffle_due:
+            self.shuffle_due = False
+            items = list(self)
+            self._rng.shuffle(items)  # type: ignore[union-attr]
+            self.clear()
+            self.extend(items)
+        self._current = handle = _popleft(self)
+        self._started = now
+        return handle
+
+    def finish(self) -> None:
+        """Time the last callback of an iteration and drop the reference to it."""
+        if self._current is not None:
+            elapsed = _perf_counter() - self._started
+            if elapsed >= self._threshold:
+                self._loop._record_blocking(self._current, elapsed)
+            self._current = None
+
+
+@final
+class VirtualClockLoop(asyncio.SelectorEventLoop):
+    """An asyncio event loop on virtual time that autojumps to the next timer.
+
+    ``time()`` starts at 0.0 and advances only when nothing is ready to run; it is exact to the
+    nanosecond. Real I/O still works. Use it through :func:`run`, :func:`new_virtual_loop`,
+    ``asyncio.Runner(loop_factory=...)`` or the ``asyncqueue_clock`` pytest marker.
+
+    Args:
+        seed: None (default) runs ready callbacks in FIFO order like stock asyncio; an int
+            shuffles each iteration's ready callbacks with ``random.Random(seed)``.
+        detect_deadlocks: Raise :class:`DeadlockError` when tasks wait and nothing can ever
+            wake them (default True).
+        blocking_threshold: Wall seconds a single callback may hold the loop before it is
+            recorded in ``blocking_calls`` (default 0.05); None turns measuring off.
+        raise_on_blocking: Raise :class:`BlockingCallError` at the end of the loop iteration
+            in which a blocking callback ran (default False: record and go on).
+        max_real_seconds: Raise :class:`RealTimeLimitError` when one ``run_forever`` /
+            ``run_until_complete`` call has taken more wall seconds than this (default None).
+            It is checked between loop iterations, so a coroutine that never yields cannot be
+            interrupted.
+
+    Attributes:
+        blocking_calls: The :class:`BlockingCall` records so far, oldest first.
+        detect_deadlocks, raise_on_blocking, max_real_seconds: As above; may be changed.
+        deadlock_grace: Wall seconds to wait for another thread before declaring a deadlock
+            (default 0.05); a class attribute so that tests can monkeypatch it.
+
+    Example:
+        >>> loop = VirtualClockLoop()
+        >>> loop.run_until_complete(asyncio.sleep(3600))
+        >>> loop.time(), loop.jumps
+        (3600.0, 1)
+        >>> loop.close()
+    """
+
+    deadlock_grace: float = 0.05
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        detect_deadlocks: bool = True,
+        blocking_threshold: float | None = 0.05,
+        raise_on_blocking: bool = False,
+        max_real_seconds: float | None = None,
+    ) -> None:
+        self._now_ns = 0
+        self._jumps = 0
+        self._executor_jobs = 0
+        self._run_started = _perf_counter()
+        self._blocking_error: BlockingCallError | None = None
+        self._seed = seed
+        self._blocking_threshold = blocking_threshold
+        self.detect_deadlocks = detect_deadlocks
+        self.raise_on_blocking = raise_on_blocking
+        self.max_real_seconds = max_real_seconds
+        self.blocking_calls: list[BlockingCall] = []
+        self._autojump = _AutojumpSelector(selectors.DefaultSelector())
+        super().__init__(self._autojump)  # type: ignore[arg-type]
+        self._autojump.on_idle = self._on_idle
+        try:
+            _check_options(seed, blocking_threshold, raise_on_blocking, max_real_seconds)
+        except Exception:
+            self.close()  # a half-built loop would complain in __del__
+            raise
+        self._clock_resolution = 1e-9  # one tick: a timer is due once time() reaches it
+        if blocking_threshold is not None or seed is not None:
+            ready = _ReadyQueue(
+                self,
+                _INF if blocking_threshold is None else blocking_threshold,
+                None if seed is None else random.Random(seed),
+            )
+            ready.extend(self._ready)
+            self._ready: collections.deque[Any] = ready
+
+    def __repr__(self) -> str:
+        return (
+            f"<VirtualClockLoop running={self.is_running()} closed={self.is_closed()} "
+            f"t={self.time():.3f}s jumps={self._jumps} blocking_calls={len(self.blocking_calls)}>"
+        )
+
+    def time(self) -> float:
+        """Return the virtual time in seconds since the loop was created (exact to 1 ns)."""
+        return self._now_ns / _NS_PER_S
+
+    @property
+    def virtual_elapsed(self) -> float:
+        """Virtual seconds the clock has moved since the loop was created."""
+        return self._now_ns / _NS_PER_S
+
+    @property
+    def jumps(self) -> int:
+        """How many times virtual time has jumped forward to a timer."""
+        return self._jumps
+
+    @property
+    def seed(self) -> int | None:
+        """The seed of the ready-queue shuffle, or None for FIFO order."""
+        return self._seed
+
+    @property
+    def blocking_threshold(self) -> float | None:
+        """Wall seconds a callback may run before it counts as blocking; None: not measured."""
+        return self._blocking_threshold
+
+    def run_forever(self) -> None:
+        self._run_started = _perf_counter()
+        super().run_forever()
+
+    def run_in_executor(
+        self, executor: Executor | None, func: Callable[[*_Ts], _T], *args: *_Ts
+    ) -> asyncio.Future[_T]:
+        future = super().run_in_executor(executor, func, *args)
+        self._executor_jobs += 1
+        future.add_done_callback(self._executor_job_done)
+        return future
+
+    async def shutdown_default_executor(self, *args: Any, **kwargs: Any) -> None:
+        # It waits on a thread that reports back with call_soon_threadsafe: executor work.
+        self._executor_jobs += 1
+        try:
+            await super().shutdown_default_executor(*args, **kwargs)
+        finally:
+            self._executor_jobs -= 1
+
+    def _executor_job_done(self, _future: asyncio.Future[Any]) -> None:
+        self._executor_jobs -= 1
+
+    def _run_once(self) -> None:
+        ready = self._ready
+        if self._seed is not None:
+            ready.shuffle_due = True  # type: ignore[attr-defined]
+        super()._run_once()  # type: ignore[misc]
+        if self._blocking_threshold is not None:
+            ready.finish()  # type: ignore[attr-defined]
+        if self._blocking_error is not None:
+            error, self._blocking_error = self._blocking_error, None
+            raise error
+        limit = self.max_real_seconds
+        if limit is not None and (spent := _perf_counter() - self._run_started) > limit:
+            raise RealTimeLimitError(
+                f"the loop ran {spent:.3f} wall s, over max_real_seconds={limit!r}, and reached "
+                f"only virtual t={self.time():.3f}s; look for polling that never waits on a "
+                f"timer (e.g. 'while True: await asyncio.sleep(0)') or raise max_real_seconds"
+            )
+
+    def _on_idle(self) -> list[Any]:
+        """Decide how to wait when real I/O had nothing and nothing is ready to run."""
+        inner = self._autojump.inner
+        if self._executor_jobs:
+            return inner.select(_REAL_POLL)  # wait for the thread in real time, clock still
+        when = self._scheduled[0]._when if self._scheduled else _INF  # type: ignore[attr-defined]
+        if when != _INF:  # sleep(math.inf) is no timer: it can only end in a deadlock
+            self._jump_to(when)
+            return []
+        if self.detect_deadlocks and len(inner.get_map()) <= 1:  # only the self-pipe
+            events = inner.select(self.deadlock_grace)
+            if events:
+                return events
+            waiting = asyncio.all_tasks(self)
+            if waiting:
+                raise DeadlockError(
+                    f"nothing can run at virtual t={self.time():.3f}s and no timer is due; "
+                    f"waiting: {', '.join(sorted(_where_task_waits(t) for t in waiting))}; "
+                    f"set or open what they wait on, bound the wait with asyncio.timeout(), "
+                    f"or pass detect_deadlocks=False if another thread will wake them"
+                )
+        return inner.select(_REAL_POLL)
+
+    def _jump_to(self, when: float) -> None:
+        # Round to the nearest tick so decimal delays land exactly on 0.3, 12.5, ...; then make
+        # sure asyncio's _run_once sees the timer as due (when < time() + _clock_resolution).
+        target = round(when * _NS_PER_S)
+        while when >= target / _NS_PER_S + self._clock_resolution:
+            target += 1
+        if target > self._now_ns:
+            self._now_ns = target
+            self._jumps += 1
+
+    def _record_blocking(self, handle: asyncio.Handle, duration: float) -> None:
+        name, location = _describe_callback(handle)
+        call = BlockingCall(duration, self.time(), name, location)
+        self.blocking_calls.append(call)
+        if self.raise_on_blocking and self._blocking_error is None:
+            self._blocking_error = BlockingCallError(
+                f"{name} blocked the event loop for {duration:.3f} wall s at virtual "
+                f"t={call.virtual_time:.3f}s ({location}), over blocking_threshold="
+                f"{self._blocking_threshold!r}; await instead of blocking (asyncio.sleep, "
+                f"asyncio.to_thread) or raise blocking_threshold"
+            )
+
+
+def _check_options(seed: Any, threshold: Any, raise_on_blocking: Any, max_real: Any) -> None:
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise TypeError(f"seed={seed!r} must be an int, or None for FIFO order")
+    for name, value in (("blocking_threshold", threshold), ("max_real_seconds", max_real)):
+        if value is not None and (not isinstance(value, (int, float)) or not value > 0):
+            raise ValueError(f"{name}={value!r} must be a number of wall seconds > 0, or None")
+    if raise_on_blocking and threshold is None:
+        raise ValueError("raise_on_blocking=True needs blocking_threshold=<wall seconds>, not None")
+
+
+def _task_frames(task: asyncio.Task[Any]) -> tuple[FrameType, FrameType] | None:
+    """(innermost frame outside asyncio, innermost frame) where a task is suspended, or None.
+
+    ``task.get_stack()`` gives only the outermost frame of a suspended coroutine, so this
+    follows ``cr_await`` down to the await the task is really blocked in.
+    """
+    frames, obj = [], task.get_coro()  # type: list[FrameType], Any
+    while (frame := getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)) is not None:
+        frames.append(frame)
+        obj = getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None)
+    if not frames:
+        return None
+    user = [f for f in frames if not f.f_code.co_filename.startswith(_ASYNCIO_DIR)]
+    return (user or frames)[-1], frames[-1]
+
+
+def _where_task_waits(task: asyncio.Task[Any]) -> str:
+    found = _task_frames(task)
+    if found is None:
+        return f"{task.get_name()} (not suspended in a coroutine)"
+    frame, innermost = found
+    code = frame.f_code
+    text = f"{task.get_name()} at {code.co_filename}:{frame.f_lineno} in {code.co_qualname}"
+    return text if innermost is frame else f"{text} awaiting {innermost.f_code.co_qualname}()"
+
+
+def _describe_callback(handle: asyncio.Handle) -> tuple[str, str]:
+    """Name and file:line of what a ready handle ran (best effort, only used on slow ones)."""
+    callback = handle._callback  # type: ignore[attr-defined]
+    task = getattr(callback, "__self__", None)  # task steps and wakeups are bound to the task
+    if isinstance(task, asyncio.Task):
+        found = _task_frames(task)
+        if found is not None:
+            return task.get_name(), f"{found[0].f_code.co_filename}:{found[0].f_lineno}"
+        name, code = task.get_name(), getattr(task.get_coro(), "cr_code", None)
+    else:
+        func = getattr(callback, "func", callback)  # unwrap functools.partial
+        name, code = getattr(func, "__qualname__", repr(func)), getattr(func, "__code__", None)
+    return name, f"{code.co_filename}:{code.co_firstlineno}" if code else "unknown location"
+
+
+def new_virtual_loop(**options: Any) -> VirtualClockLoop:
+    """Return a new :class:`VirtualClockLoop`; a loop factory for ``asyncio.Runner``.
+
+    Args:
+        **options: Keyword arguments of :class:`VirtualClockLoop`.
+
+    Example:
+        >>> with asyncio.Runner(loop_factory=new_virtual_loop) as runner:
+        ...     runner.run(asyncio.sleep(60))
+        ...     runner.get_loop().time()
+        60.0
+    """
+    return VirtualClockLoop(**options)
+
+
+def run(coro: Coroutine[Any, Any, _T], *, debug: bool | None = None, **loop_options: Any) -> _T:
+    """Run a coroutine to completion on a fresh :class:`VirtualClockLoop`, like ``asyncio.run``.
+
+    Args:
+        coro: The coroutine to run.
+        debug: asyncio debug mode, as for ``asyncio.run``.
+        **loop_options: Keyword arguments of :class:`VirtualClockLoop`.
+
+    Returns:
+        What the coroutine returned.
+
+    Raises:
+        DeadlockError: if tasks wait on something nothing will ever set.
+        BlockingCallError: with ``raise_on_blocking=True``, if a callback blocked the loop.
+        RealTimeLimitError: if ``max_real_seconds`` was exceeded.
+
+    Example:
+        >>> async def main():
+        ...     await asyncio.sleep(3600)
+        ...     return asyncio.get_running_loop().time()
+        >>> run(main())
+        3600.0
+    """
+    try:
+        loop = VirtualClockLoop(**loop_options)
+    except Exception:
+        coro.close()  # bad options: no "coroutine was never awaited" warning on top
+        raise
+    with asyncio.Runner(debug=debug, loop_factory=lambda: loop) as runner:
+        return runner.run(coro)
