@@ -13,7 +13,7 @@ Example::
 """
 
 from ._errors import (
-    DuplicateTask, QueueClosed, QueueError, QueueFull, ResultEvicted, ResultExpired, ResultGone,
+    DuplicateTask, QueueClosed, QueueError, QueueFull, ResultGone,
     UnknownTask,
 )
 from ._queue import DeadLetter, QueueStats, TaskQueue
@@ -27,8 +27,6 @@ __all__ = [
     "QueueError",
     "QueueFull",
     "QueueStats",
-    "ResultEvicted",
-    "ResultExpired",
     "ResultGone",
     "TaskQueue",
     "TaskResult",

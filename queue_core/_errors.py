@@ -14,8 +14,6 @@ __all__ = [
     "QueueClosed",
     "QueueError",
     "QueueFull",
-    "ResultEvicted",
-    "ResultExpired",
     "ResultGone",
     "UnknownTask",
 ]
@@ -45,12 +43,4 @@ class UnknownTask(QueueError, KeyError):
 
 
 class ResultGone(UnknownTask):
-    """Raised when a task finished but its result is no longer kept (S7)."""
-
-
-class ResultExpired(ResultGone):
-    """Raised when a finished task's result outlived ``result_ttl`` and was dropped."""
-
-
-class ResultEvicted(ResultGone):
-    """Raised when a finished task's result was evicted to keep ``max_results``."""
+    """Raised when a task surely finished but its result is no longer kept (S7)."""

@@ -26,7 +26,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, NamedTuple
 
-from ._errors import DuplicateTask, QueueClosed, QueueFull, UnknownTask
+from ._errors import DuplicateTask, QueueClosed, QueueFull, ResultGone, UnknownTask
 from ._ready import ReadyTasks
 from ._results import ResultCache
 from ._retry import backoff_delay
@@ -37,7 +37,6 @@ from ._task import (
 __all__ = ["DeadLetter", "QueueStats", "TaskQueue"]
 
 _CO_COROUTINE = inspect.CO_COROUTINE
-_new_tuple = tuple.__new__  # builds a TaskResult without the Python-level __new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,11 +276,11 @@ class TaskQueue:
 
         Raises:
             UnknownTask: no task with this id was ever submitted here.
-            ResultExpired / ResultEvicted: it finished but its result is no longer kept.
+            ResultGone: it surely finished, but its result is no longer kept.
         """
         task = self._tasks.get(task_id)
         if task is None:
-            return self._finished(task_id)
+            return self._finished(task_id).result()
         if task.waiter is None:
             task.waiter = self._loop.create_future()
         return await asyncio.shield(task.waiter)
@@ -290,10 +289,10 @@ class TaskQueue:
         """Return the task's state now. A task waiting for a delay or backoff is PENDING.
 
         Raises:
-            UnknownTask, ResultExpired, ResultEvicted: as ``result()``.
+            UnknownTask, ResultGone: as ``result()``.
         """
         task = self._tasks.get(task_id)
-        return task.state if task is not None else self._finished(task_id).state
+        return (task or self._finished(task_id)).state
 
     def stats(self) -> QueueStats:
         """Return a snapshot of the counters (S6); see :class:`QueueStats`."""
@@ -304,12 +303,17 @@ class TaskQueue:
             retried=self._retried, workers=self._live,
         )
 
-    def _finished(self, task_id: Any) -> TaskResult:
-        result = self._results.get(task_id, self._loop.time() if self._loop else 0.0)
-        if result is None:
-            raise UnknownTask(f"no task {task_id!r} was submitted to this queue; "
-                              f"use the id that submit() returned")
-        return result
+    def _finished(self, task_id: Any) -> Task:
+        task = self._results.get(task_id, self._loop.time() if self._loop else 0.0)
+        if task is not None:
+            return task
+        kept = (f"results are kept for result_ttl={self._results.ttl} loop seconds, "
+                f"at most max_results={self._results.max_results}")
+        if not self._chosen_ids and type(task_id) is int and 0 < task_id <= self._seq:
+            raise ResultGone(f"the result of task {task_id} is gone: it expired or was "
+                             f"evicted ({kept}); read results sooner or raise the limits")
+        raise UnknownTask(f"no task {task_id!r} is known: it was never submitted to this "
+                          f"queue, or it finished and its result was dropped ({kept})")
 
     # Cancelling (S4)
 
@@ -410,12 +414,13 @@ class TaskQueue:
                             self._running -= 1
                             self._completed += 1
                             task.state = COMPLETED
+                            task.outcome = value
+                            task.finished_at = loop.time()
                             del tasks[task.task_id]
-                            result = _new_tuple(TaskResult, (
-                                task.task_id, COMPLETED, value, None, task.attempts, loop.time()))
-                            put_result(result, loop)
                             if task.waiter is not None:
-                                task.waiter.set_result(result)
+                                task.waiter.set_result(task.result())
+                            task.handler = task.args = task.handle = task.waiter = None
+                            put_result(task, loop)
                             if self._closed and not tasks:
                                 self._wake_all()
                     finally:
@@ -424,7 +429,9 @@ class TaskQueue:
                 elif self._closed and (self._halted or not tasks):
                     return
                 else:
-                    task = value = result = None  # keep nothing of finished tasks alive (S7)
+                    task = value = None  # keep nothing of finished tasks alive (S7)
+                    if not tasks:
+                        tasks.clear()  # give back the table grown at the peak (S7)
                     waiter = loop.create_future()
                     self._idle.append(waiter)
                     try:
@@ -489,12 +496,13 @@ class TaskQueue:
                     self._dead.popitem(last=False)
         del self._tasks[task.task_id]
         loop = self._loop
-        result = TaskResult(task.task_id, state, value, error, task.attempts, loop.time())
-        self._results.put(result, loop)
+        task.outcome = value if state is COMPLETED else error
+        task.finished_at = loop.time()
         waiter = task.waiter
         if waiter is not None and not waiter.done():
-            waiter.set_result(result)
+            waiter.set_result(task.result())
         task.release()
+        self._results.put(task, loop)
         if self._closed and not self._tasks:
             self._wake_all()
 

@@ -30,7 +30,7 @@ TIMEOUT = "timeout"
 
 
 class TaskResult(NamedTuple):
-    """What a finished task leaves in the result cache.
+    """The outcome of a finished task.
 
     Attributes:
         task_id: the id ``submit()`` returned.
@@ -60,14 +60,17 @@ class TaskResult(NamedTuple):
 
 
 class Task:
-    """One submitted unit of work while the queue still owns it (dropped when finished).
+    """The record of one submitted task.
 
-    ``handle`` is the asyncio task of the worker running it while RUNNING, the timer that
-    will make it eligible while it waits for a delay or backoff, else None.
+    While unfinished it is in the queue's task table; ``handle`` is then the asyncio task of
+    the worker running it (RUNNING), or the timer that will make it eligible (waiting for a
+    delay or a backoff), else None. Once finished it is released and kept, for its result
+    only, in the result cache: ``outcome`` holds the value (COMPLETED) or the exception
+    (FAILED), and ``finished_at`` the loop time.
     """
 
     __slots__ = (
-        "task_id", "handler", "args", "priority", "seq", "max_retries",
+        "task_id", "handler", "args", "priority", "outcome", "finished_at", "seq", "max_retries",
         "timeout", "attempts", "state", "handle", "cancel_reason", "waiter",
     )
 
@@ -86,8 +89,16 @@ class Task:
         self.waiter = None
 
     def release(self) -> None:
-        """Drop the references to user objects, so a finished task keeps nothing alive (S7)."""
+        """Drop the references to user objects but the outcome, so a finished task keeps
+        nothing else alive (S7)."""
         self.handler = self.args = self.handle = self.waiter = None
+
+    def result(self) -> TaskResult:
+        """The :class:`TaskResult` of this finished task."""
+        state = self.state
+        return TaskResult(self.task_id, state, self.outcome if state is COMPLETED else None,
+                          self.outcome if state is FAILED else None, self.attempts,
+                          self.finished_at)
 
     def __repr__(self) -> str:
         return f"<Task {self.task_id!r} {self.state.value} priority={self.priority}>"

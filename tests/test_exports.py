@@ -1,0 +1,28 @@
+"""Every public name is exported, and importable from its package."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+
+@pytest.mark.parametrize("package", ["queue_core", "pytest_asyncqueue"])
+def test_every_name_in_all_is_importable(package):
+    module = importlib.import_module(package)
+    assert module.__all__, f"{package} exports nothing"
+    for name in module.__all__:
+        assert getattr(module, name) is not None, f"{package}.{name} is missing"
+
+
+def test_queue_core_imports_only_the_standard_library():
+    import sys
+
+    import queue_core  # noqa: F401
+
+    modules = [m for m in sys.modules if m.startswith("queue_core")]
+    for name in modules:
+        with open(importlib.import_module(name).__file__, encoding="utf-8") as source:
+            text = source.read()
+        for banned in ("import pytest", "import hypothesis", "pytest_asyncqueue"):
+            assert banned not in text, f"{name} mentions {banned!r}"
