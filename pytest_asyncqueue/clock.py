@@ -201,6 +201,7 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         self.raise_on_blocking = raise_on_blocking
         self.max_real_seconds = max_real_seconds
         self.blocking_calls: list[BlockingCall] = []
+        self._observers: list[Callable[[], None]] = []
         self._autojump = _AutojumpSelector(selectors.DefaultSelector())
         super().__init__(self._autojump)  # type: ignore[arg-type]
         self._autojump.on_idle = self._on_idle
@@ -249,6 +250,16 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         """Wall seconds a callback may run before it counts as blocking; None: not measured."""
         return self._blocking_threshold
 
+    def observe_iterations(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback()`` after every loop iteration from now on; return its remover.
+
+        The callback sees the state between two iterations, the finest moment at which an
+        invariant can be checked without taking part in the schedule (no timers, no tasks).
+        An exception it raises propagates out of ``run_until_complete``.
+        """
+        self._observers.append(callback)
+        return lambda: self._observers.remove(callback)
+
     def run_forever(self) -> None:
         self._run_started = _perf_counter()
         super().run_forever()
@@ -279,6 +290,8 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         super()._run_once()  # type: ignore[misc]
         if self._blocking_threshold is not None:
             ready.finish()  # type: ignore[attr-defined]
+        for observe in self._observers:
+            observe()
         if self._blocking_error is not None:
             error, self._blocking_error = self._blocking_error, None
             raise error

@@ -140,7 +140,6 @@ class TaskQueue:
         self._worker_tasks: list[asyncio.Task[None]] = []
         self._seq = 0
         self._chosen_ids = False
-        self._live = 0
         self._started = self._closed = self._halted = False
         self._submitted = self._running = self._completed = 0
         self._failed = self._cancelled = self._retried = 0
@@ -300,7 +299,7 @@ class TaskQueue:
         return QueueStats(
             submitted=self._submitted, pending=len(self._tasks) - running, running=running,
             completed=self._completed, failed=self._failed, cancelled=self._cancelled,
-            retried=self._retried, workers=self._live,
+            retried=self._retried, workers=self._live_workers(),
         )
 
     def _finished(self, task_id: Any) -> Task:
@@ -382,69 +381,65 @@ class TaskQueue:
         tasks = self._tasks
         pop_ready = self._ready.pop
         put_result = self._results.put
-        self._live += 1
-        try:
-            while True:
-                task = None if self._halted else pop_ready()
-                if task is not None:
-                    task.state = RUNNING
-                    task.handle = me
-                    task.attempts += 1
-                    self._running += 1
-                    timer = None if task.timeout is None else loop.call_at(
-                        loop.time() + task.timeout, self._time_out, task, task.attempts)
-                    try:
-                        value = await task.handler(*task.args)
-                    except asyncio.CancelledError:
-                        reason = task.cancel_reason
-                        if reason is None or me.uncancel():
-                            # The worker itself is cancelled (loop teardown): account, go.
-                            self._finish(task, CANCELLED, None, None)
-                            raise
-                        self._end_attempt(task, reason, None)
-                    except Exception as exc:
-                        if task.cancel_reason is not None:  # handler turned our cancel into exc
-                            me.uncancel()
-                        self._end_attempt(task, task.cancel_reason, exc)
-                    else:
-                        if task.cancel_reason is not None:  # handler swallowed our cancel
-                            me.uncancel()
-                            self._end_attempt(task, task.cancel_reason, None)
-                        else:
-                            self._running -= 1
-                            self._completed += 1
-                            task.state = COMPLETED
-                            task.outcome = value
-                            task.finished_at = loop.time()
-                            del tasks[task.task_id]
-                            if task.waiter is not None:
-                                task.waiter.set_result(task.result())
-                            task.handler = task.args = task.handle = task.waiter = None
-                            put_result(task, loop)
-                            if self._closed and not tasks:
-                                self._wake_all()
-                    finally:
-                        if timer is not None:
-                            timer.cancel()
-                elif self._closed and (self._halted or not tasks):
-                    return
-                else:
-                    task = value = None  # keep nothing of finished tasks alive (S7)
-                    if not tasks:
-                        tasks.clear()  # give back the table grown at the peak (S7)
-                    waiter = loop.create_future()
-                    self._idle.append(waiter)
-                    try:
-                        await waiter
-                    except asyncio.CancelledError:
-                        if waiter.cancelled():
-                            with contextlib.suppress(ValueError):
-                                self._idle.remove(waiter)
-                        else:  # woken, then cancelled before resuming: pass the wake-up on
-                            self._wake_one()
+        while True:
+            task = None if self._halted else pop_ready()
+            if task is not None:
+                task.state = RUNNING
+                task.handle = me
+                task.attempts += 1
+                self._running += 1
+                timer = None if task.timeout is None else loop.call_at(
+                    loop.time() + task.timeout, self._time_out, task, task.attempts)
+                try:
+                    value = await task.handler(*task.args)
+                except asyncio.CancelledError:
+                    reason = task.cancel_reason
+                    if reason is None or me.uncancel():
+                        # The worker itself is cancelled (loop teardown): account, go.
+                        self._finish(task, CANCELLED, None, None)
                         raise
-        finally:
-            self._live -= 1
+                    self._end_attempt(task, reason, None)
+                except Exception as exc:
+                    if task.cancel_reason is not None:  # handler turned our cancel into exc
+                        me.uncancel()
+                    self._end_attempt(task, task.cancel_reason, exc)
+                else:
+                    if task.cancel_reason is not None:  # handler swallowed our cancel
+                        me.uncancel()
+                        self._end_attempt(task, task.cancel_reason, None)
+                    else:
+                        self._running -= 1
+                        self._completed += 1
+                        task.state = COMPLETED
+                        task.outcome = value
+                        task.finished_at = loop.time()
+                        del tasks[task.task_id]
+                        if task.waiter is not None:
+                            task.waiter.set_result(task.result())
+                        task.handler = task.args = task.handle = task.waiter = None
+                        put_result(task, loop)
+                        if self._closed and not tasks:
+                            self._wake_all()
+                finally:
+                    if timer is not None:
+                        timer.cancel()
+            elif self._closed and (self._halted or not tasks):
+                return
+            else:
+                task = value = None  # keep nothing of finished tasks alive (S7)
+                if not tasks:
+                    tasks.clear()  # give back the table grown at the peak (S7)
+                waiter = loop.create_future()
+                self._idle.append(waiter)
+                try:
+                    await waiter
+                except asyncio.CancelledError:
+                    if waiter.cancelled():
+                        with contextlib.suppress(ValueError):
+                            self._idle.remove(waiter)
+                    else:  # woken, then cancelled before resuming: pass the wake-up on
+                        self._wake_one()
+                    raise
 
     def _end_attempt(self, task: Task, reason: str | None, exc: Exception | None) -> None:
         if reason is CANCEL:
@@ -534,10 +529,16 @@ class TaskQueue:
                                f"(inside asyncio.run or an async test)") from None
         return self._loop
 
+    def _live_workers(self) -> int:
+        # Counted, not tracked: a worker task cancelled before its first step never runs
+        # its body, so only the task itself knows whether it is alive.
+        return sum(1 for worker in self._worker_tasks if not worker.done())
+
     def __repr__(self) -> str:
-        state = ("closed" if not self._live else "closing") if self._closed else (
+        live = self._live_workers()
+        state = ("closed" if not live else "closing") if self._closed else (
             "started" if self._started else "new")
-        return (f"<TaskQueue {state} workers={self._live} "
+        return (f"<TaskQueue {state} workers={live} "
                 f"pending={len(self._tasks) - self._running} running={self._running}>")
 
 

@@ -30,15 +30,8 @@ class Gate:
 
 
 def each_iteration(check: Callable[[], None]) -> None:
-    """Call ``check`` after every iteration of the running loop (no timers, no busy loop)."""
-    loop = asyncio.get_running_loop()
-    run_once = loop._run_once
-
-    def run_once_then_check() -> None:
-        run_once()
-        check()
-
-    loop._run_once = run_once_then_check
+    """Call ``check`` after every iteration of the running virtual loop."""
+    asyncio.get_running_loop().observe_iterations(check)
 
 
 class Overlap:
