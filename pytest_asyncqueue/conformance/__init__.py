@@ -1,0 +1,15 @@
+"""The conformance suite: checks grouped by category, one module per category.
+
+Each module lists its checks in ``CHECKS``; :data:`ALL_CHECKS` is every check in report order.
+See ``_base`` for what a check is and how it reports.
+"""
+
+from __future__ import annotations
+
+from . import ordering
+from ._base import CATEGORIES, Check, CheckFailed, Harness, Skip, check, expect_equal
+
+__all__ = ["ALL_CHECKS", "CATEGORIES", "Check", "CheckFailed", "Harness", "Skip", "check",
+           "expect_equal"]
+
+ALL_CHECKS: list[Check] = [c for module in (ordering,) for c in module.CHECKS]
