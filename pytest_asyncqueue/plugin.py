@@ -1,8 +1,18 @@
-"""pytest hooks, marker and fixture of pytest-asyncqueue.
+"""pytest hooks, options, markers and fixtures of pytest-asyncqueue.
 
 Loaded by the ``pytest11`` entry point ``asyncqueue``, or by ``-p pytest_asyncqueue`` (see the
 package docstring). Nothing here acts until a test uses the ``asyncqueue_clock`` marker or
-fixture; imports of the clock and of pytest-asyncio internals happen inside the hooks.
+fixture, a fixture of its own, or the run names a queue with ``--asyncqueue-target`` (or the
+ini option ``asyncqueue_target``); imports of the clock, the suite and pytest-asyncio
+internals happen inside the hooks.
+
+With a target, the conformance suite joins the session: one item per check, named
+``asyncqueue::<category>::<check>`` and marked ``asyncqueue(<category>)`` and
+``asyncqueue_<category>`` (so ``-m asyncqueue_retries`` or ``-k backoff`` select checks). The
+checks run through :mod:`pytest_asyncqueue.runner` (a child process per category, killed if a
+check hangs); each item waits only for its own result, which streams in while the items run.
+At the end the terminal shows one line per category, and ``--asyncqueue-report`` writes the
+JSON report.
 
 IMPLEMENTATION DETAIL - how an async test gets the virtual loop
 ===============================================================
@@ -32,8 +42,13 @@ import pytest
 
 if TYPE_CHECKING:
     import asyncio
+    from pathlib import Path
 
+    from .adapters import TargetFactory
     from .clock import VirtualClockLoop
+    from .conformance import Check
+    from .probes import Probes, Timeline
+    from .runner import CheckResult
 
 CLOCK_MARKER: Final = "asyncqueue_clock"
 CLOCK_MARKER_DESC: Final = (
@@ -55,6 +70,39 @@ NEEDS_LOOP_FACTORIES: Final = (
     "pytest_asyncqueue.clock.run(...) from a sync test"
 )
 _FACTORY_HOOK: Final = "pytest_asyncio_loop_factories"
+
+TARGET_HELP: Final = (
+    "Run the conformance suite against this queue: package.module[:Class] or "
+    "path/to/file.py[:Class]; one test item per check. Default: none (no suite)."
+)
+SHAPE_HELP: Final = (
+    "Adapter shape of the target (queue_core, oas37a, ...). Default: detected from the class."
+)
+REPORT_HELP: Final = (
+    "Write the suite's JSON report (schema asyncqueue-report/1) to this file at the end of "
+    "the session. Default: no report."
+)
+SEED_HELP: Final = (
+    "Seed of the suite's run; the same seed replays the same run. Default: a random seed, "
+    "shown in the header."
+)
+SUITE_MARKER: Final = "asyncqueue"
+SUITE_MARKER_DESC: Final = (
+    "asyncqueue(category=None, *, target=None, shape=None): a test about an asyncio task "
+    "queue; category is one of the report categories; target ('package.module[:Class]' or "
+    "'path/to/file.py[:Class]') and shape choose what the asyncqueue_target fixture loads "
+    "(default: --asyncqueue-target). Markers on module, class and function merge, nearest wins."
+)
+CATEGORY_MARKER_DESC: Final = (
+    "asyncqueue_{category}: a conformance check of the {category} category; "
+    "select them with -m asyncqueue_{category}."
+)
+NO_TARGET: Final = (
+    "no queue target: pass --asyncqueue-target=TARGET (or set asyncqueue_target in the ini "
+    "file), or mark the test @pytest.mark.asyncqueue(target='package.module:Class')"
+)
+_SUITE_OPTIONS: Final = {"target": TARGET_HELP, "shape": SHAPE_HELP, "report": REPORT_HELP,
+                         "seed": SEED_HELP}
 
 
 @dataclass
@@ -79,8 +127,24 @@ class _ClockState:
 _STATE_KEY: Final = pytest.StashKey[_ClockState]()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("asyncqueue", "asyncqueue: check an asyncio task queue")
+    for noun, text in _SUITE_OPTIONS.items():
+        group.addoption(f"--asyncqueue-{noun}", dest=f"asyncqueue_{noun}",
+                        metavar=noun.upper(), default=None, help=text)
+        parser.addini(f"asyncqueue_{noun}", text, default="")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    from .conformance import CATEGORIES
+
     config.addinivalue_line("markers", CLOCK_MARKER_DESC)
+    config.addinivalue_line("markers", SUITE_MARKER_DESC)
+    for category in CATEGORIES:
+        config.addinivalue_line("markers", CATEGORY_MARKER_DESC.format(category=category))
+    suite = _Suite.from_config(config)
+    if suite is not None:
+        config.stash[_SUITE_KEY] = suite
     config.stash[_STATE_KEY] = _ClockState()
     # Importing pytest_asyncio at module level would happen before a later
     # "-p pytest_asyncio.plugin" and trip pytest's "already imported, cannot rewrite" warning.
@@ -94,13 +158,54 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(holder, "asyncqueue-fixtures")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    suite = session.config.stash.get(_SUITE_KEY, None)
+    if suite is not None:
+        suite.load()
+
+
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    lines = []
+    suite = config.stash.get(_SUITE_KEY, None)
+    if suite is not None and suite.factory is not None:
+        lines.append(f"asyncqueue: target {suite.target} (shape {suite.factory.shape}, class "
+                     f"{suite.factory.cls.__qualname__}), seed {suite.seed}; replay with "
+                     f"--asyncqueue-seed={suite.seed}")
     # Only when asked for with -p pytest_asyncqueue: an installed plugin stays silent.
-    if not config.pluginmanager.has_plugin("pytest_asyncqueue"):
-        return None
-    if _loop_factories_available(config):
-        return [f"asyncqueue: virtual clock for tests marked {CLOCK_MARKER}"]
-    return [f"asyncqueue: the {CLOCK_MARKER} marker {NEEDS_LOOP_FACTORIES}"]
+    if config.pluginmanager.has_plugin("pytest_asyncqueue"):
+        if _loop_factories_available(config):
+            lines.append(f"asyncqueue: virtual clock for tests marked {CLOCK_MARKER}")
+        else:
+            lines.append(f"asyncqueue: the {CLOCK_MARKER} marker {NEEDS_LOOP_FACTORIES}")
+    return lines or None
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k, -m and --deselect filter the items
+def pytest_collection_modifyitems(session: pytest.Session, items: list[pytest.Item]) -> None:
+    if session.config.stash.get(_SUITE_KEY, None) is not None:
+        items.extend(session.genitems(_SuiteCollector.from_parent(
+            session, name=SUITE_MARKER, nodeid=SUITE_MARKER)))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    suite = session.config.stash.get(_SUITE_KEY, None)
+    if suite is not None:
+        suite.finish()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    suite = terminalreporter.config.stash.get(_SUITE_KEY, None)
+    if suite is None or not suite.results:
+        return
+    from .report import category_line
+
+    terminalreporter.section("asyncqueue")
+    report = suite.report()
+    for category, entry in report["categories"].items():
+        terminalreporter.line(category_line(category, entry))
+    terminalreporter.line(f"seed {suite.seed}; replay with --asyncqueue-seed={suite.seed}")
+    if suite.written is not None:
+        terminalreporter.line(f"report written to {suite.written}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -116,6 +221,8 @@ def pytest_pycollect_makeitem(
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker(SUITE_MARKER) is not None:
+        _suite_marker_options(item)
     if item.get_closest_marker(CLOCK_MARKER) is None:
         return
     from pytest_asyncio import is_async_test
@@ -233,3 +340,249 @@ def _clock_options(item: pytest.Item) -> dict[str, Any] | None:
             )
         options.update(mark.kwargs)
     return options
+
+
+# The conformance suite in the session (--asyncqueue-target) and the fixtures for users' tests.
+
+
+@dataclass
+class _Suite:
+    """The suite's settings and results for one session, kept in config.stash.
+
+    A report path from the command line is relative to the working folder, one from the ini
+    file to the root folder.
+    """
+
+    target: str
+    where: str  # where the target came from, for messages
+    shape: str | None
+    report_path: Path | None
+    seed: int
+    factory: TargetFactory | None = None
+    results: dict[tuple[str, str], CheckResult] = field(default_factory=dict)
+    stream: Generator[CheckResult, None, None] | None = None
+    written: Path | None = None
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> _Suite | None:
+        """The suite the options ask for, or None without a target.
+
+        Raises:
+            pytest.UsageError: a bad option value, naming where it came from.
+        """
+        from .adapters import SHAPES
+        from .runner import new_seed
+
+        target, where = _option(config, "target")
+        shape, shape_where = _option(config, "shape")
+        report, report_where = _option(config, "report")
+        seed_text, seed_where = _option(config, "seed")
+        if shape is not None and shape not in SHAPES:
+            raise pytest.UsageError(
+                f"{_named('shape', shape_where)}={shape!r} ({shape_where}) is not a built-in "
+                f"shape; valid: {', '.join(SHAPES)}")
+        try:
+            seed = new_seed() if seed_text is None else int(seed_text)
+        except ValueError:
+            raise pytest.UsageError(
+                f"{_named('seed', seed_where)}={seed_text!r} ({seed_where}) is not an integer; "
+                f"pass the seed a report or header shows, e.g. --asyncqueue-seed=1234"
+            ) from None
+        if target is None:
+            if report is not None and report_where == "from command line":
+                raise pytest.UsageError(
+                    f"--asyncqueue-report={report!r} (from command line) has no suite to "
+                    f"report on; pass --asyncqueue-target=TARGET too (or set "
+                    f"asyncqueue_target in the ini file)")
+            return None
+        base = config.invocation_params.dir if report_where == "from command line" else (
+            config.rootpath)
+        return cls(target, where, shape, None if report is None else base / report, seed)
+
+    def load(self) -> None:
+        """Load the target (at session start).
+
+        Raises:
+            pytest.UsageError: it cannot be loaded or adapted; the message says why.
+        """
+        from .adapters import LoadError, make_factory
+
+        try:
+            self.factory = make_factory(self.target, self.shape)
+        except LoadError as exc:
+            raise pytest.UsageError(
+                f"{_named('target', self.where)}={self.target!r} ({self.where}) cannot be "
+                f"checked: {exc}") from None
+
+    def result_of(self, item: _CheckItem) -> CheckResult:
+        """The result of the item's check, running the selected checks on first use."""
+        from .runner import iter_results
+
+        key = (item.check.category, item.check.name)
+        if key not in self.results:
+            if self.stream is None:
+                assert self.factory is not None
+                checks = [i.check for i in item.session.items if isinstance(i, _CheckItem)]
+                self.stream = iter_results(self.factory, checks, self.seed)
+            for result in self.stream:
+                self.results[result.category, result.name] = result
+                if (result.category, result.name) == key:
+                    break
+        return self.results[key]
+
+    def report(self) -> dict[str, Any]:
+        from .report import build_report
+
+        assert self.factory is not None
+        return build_report(self.target, self.factory.shape, self.seed, self.results.values())
+
+    def finish(self) -> None:
+        """Stop the runner (killing a child still running) and write the report."""
+        if self.stream is not None:
+            self.stream.close()
+        if self.report_path is not None and self.factory is not None and self.results:
+            from .report import write_report
+
+            self.written = write_report(self.report(), self.report_path)
+
+
+_SUITE_KEY: Final = pytest.StashKey[_Suite]()
+
+
+def _option(config: pytest.Config, noun: str) -> tuple[str | None, str]:
+    """An option's value, command line first, then ini; and where it came from."""
+    value = config.getoption(f"asyncqueue_{noun}")
+    if value is not None:
+        return value, "from command line"
+    value = config.getini(f"asyncqueue_{noun}")
+    if value:
+        return str(value), f"from ini file {config.inipath}"
+    return None, "default"
+
+
+def _named(noun: str, where: str) -> str:
+    """How the user spelled the option: --asyncqueue-<noun> or asyncqueue_<noun>."""
+    return f"--asyncqueue-{noun}" if where == "from command line" else f"asyncqueue_{noun}"
+
+
+class _SuiteCollector(pytest.Collector):
+    """``asyncqueue``: the conformance suite, one child per category."""
+
+    def collect(self) -> list[pytest.Item | pytest.Collector]:
+        from .conformance import ALL_CHECKS, CATEGORIES
+
+        categories = [c for c in CATEGORIES if any(k.category == c for k in ALL_CHECKS)]
+        return [_CategoryCollector.from_parent(self, name=c, nodeid=f"{self.nodeid}::{c}")
+                for c in categories]
+
+
+class _CategoryCollector(pytest.Collector):
+    """``asyncqueue::<category>``: the checks of one category, marked with it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_marker(getattr(pytest.mark, SUITE_MARKER)(self.name))
+        self.add_marker(f"{SUITE_MARKER}_{self.name}")
+
+    def collect(self) -> list[pytest.Item | pytest.Collector]:
+        from .conformance import ALL_CHECKS
+
+        return [_CheckItem.from_parent(self, name=c.name, nodeid=f"{self.nodeid}::{c.name}",
+                                       check=c)
+                for c in ALL_CHECKS if c.category == self.name]
+
+
+class _CheckFailure(Exception):
+    """Raised by a check item whose check failed; carries the result."""
+
+    def __init__(self, result: CheckResult) -> None:
+        super().__init__(result.message)
+        self.result = result
+
+
+class _CheckItem(pytest.Item):
+    """``asyncqueue::<category>::<check>``: one conformance check."""
+
+    def __init__(self, *, check: Check, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.check = check
+
+    def runtest(self) -> None:
+        result = self.config.stash[_SUITE_KEY].result_of(self)
+        if result.status == "skipped":
+            pytest.skip(result.message)
+        if result.status == "failed":
+            raise _CheckFailure(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str | Any:
+        if isinstance(excinfo.value, _CheckFailure):
+            from .report import replay_command
+
+            suite = self.config.stash[_SUITE_KEY]
+            assert suite.factory is not None
+            result = excinfo.value.result
+            return (f"{result.message}\nreplay: "
+                    + replay_command(suite.target, suite.factory.shape, result.category,
+                                     result.seed))
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, self.nodeid
+
+
+def _suite_marker_options(item: pytest.Item) -> dict[str, Any]:
+    """The merged keyword options of the item's asyncqueue markers (nearest wins), checked."""
+    from .conformance import CATEGORIES
+
+    options: dict[str, Any] = {}
+    for mark in reversed(list(item.iter_markers(SUITE_MARKER))):  # outermost first
+        unknown = sorted(set(mark.kwargs) - {"target", "shape"})
+        bad = [a for a in mark.args if a not in CATEGORIES]
+        if len(mark.args) > 1 or bad or unknown:
+            got = ", ".join([repr(a) for a in mark.args] + unknown)
+            pytest.fail(f"{item.nodeid}: mark.{SUITE_MARKER} takes one category ("
+                        f"{', '.join(CATEGORIES)}) and the keywords target, shape; got {got}",
+                        pytrace=False)
+        options.update(mark.kwargs)
+    return options
+
+
+@pytest.fixture
+def asyncqueue_timeline() -> Timeline:
+    """A fresh :class:`~pytest_asyncqueue.probes.Timeline` that probes record on."""
+    from .probes import Timeline
+
+    return Timeline()
+
+
+@pytest.fixture
+def asyncqueue_probes(asyncqueue_timeline: Timeline) -> Probes:
+    """:class:`~pytest_asyncqueue.probes.Probes` writing to ``asyncqueue_timeline``."""
+    from .probes import Probes
+
+    return Probes(asyncqueue_timeline)
+
+
+@pytest.fixture
+def asyncqueue_target(request: pytest.FixtureRequest) -> TargetFactory:
+    """The queue under test, as a factory of started-on-demand adapters.
+
+    Chosen by the nearest ``@pytest.mark.asyncqueue(target=..., shape=...)``, else by
+    ``--asyncqueue-target`` / ``--asyncqueue-shape`` (or their ini twins); the test is skipped
+    when there is none. Call it with harness settings: ``queue = asyncqueue_target(workers=2)``,
+    then ``await queue.start()``.
+    """
+    from .adapters import LoadError, make_factory
+
+    options = _suite_marker_options(request.node)
+    suite = request.config.stash.get(_SUITE_KEY, None)
+    if "target" not in options:
+        if suite is None or suite.factory is None:
+            pytest.skip(NO_TARGET)
+        return suite.factory
+    try:
+        return make_factory(options["target"], options.get("shape"))
+    except LoadError as exc:
+        pytest.fail(f"{request.node.nodeid}: mark.{SUITE_MARKER}(target="
+                    f"{options['target']!r}) cannot be checked: {exc}", pytrace=False)

@@ -6,10 +6,14 @@ See ``_base`` for what a check is and how it reports.
 
 from __future__ import annotations
 
-from . import ordering
+from . import (cancellation, concurrency, edge_cases, memory, ordering, retries, scheduling,
+               stats)
 from ._base import CATEGORIES, Check, CheckFailed, Harness, Skip, check, expect_equal
 
 __all__ = ["ALL_CHECKS", "CATEGORIES", "Check", "CheckFailed", "Harness", "Skip", "check",
            "expect_equal"]
 
-ALL_CHECKS: list[Check] = [c for module in (ordering,) for c in module.CHECKS]
+ALL_CHECKS: list[Check] = [
+    check for module in (ordering, concurrency, retries, cancellation, stats, memory, edge_cases,
+                         scheduling)
+    for check in module.CHECKS]

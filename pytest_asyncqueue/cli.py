@@ -1,0 +1,153 @@
+"""``asyncqueue-check``: check a queue from the shell (DESIGN section 5).
+
+Usage::
+
+    asyncqueue-check TARGET [--shape NAME] [--report FILE] [--only CATEGORIES]
+                     [--suite examples|model|all] [--examples N] [--seed S]
+
+It prints one line per category as each finishes, then every failure with the command that
+replays it. Exit status: 0 every check passed (skips allowed), 1 a check failed, 2 the target
+could not be loaded or adapted, or the command line was wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from itertools import groupby
+from typing import Final, TextIO
+
+from .adapters import SHAPES, LoadError, TargetFactory, make_factory
+from .conformance import ALL_CHECKS, CATEGORIES
+from .report import build_report, category_line, failure_lines, summarize, write_report
+from .runner import CheckResult, iter_results, new_seed, select_checks
+
+__all__ = ["MODEL_NOT_BUILT", "main"]
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_UNUSABLE: Final = 2
+MODEL_NOT_BUILT: Final = (
+    "the model suite (Hypothesis state machines) is not built yet: no state machine ran; "
+    "--suite examples runs the conformance suite"
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="asyncqueue-check",
+        description="Check an asyncio task queue against the pytest-asyncqueue contract, "
+                    "category by category.",
+        epilog="Exit status: 0 every check passed (skips allowed), 1 a check failed, "
+               "2 the target could not be loaded or adapted.",
+    )
+    parser.add_argument("target", metavar="TARGET",
+                        help="package.module[:Class] or path/to/file.py[:Class]; without "
+                             ":Class the queue class is found by its methods")
+    parser.add_argument("--shape", choices=list(SHAPES),
+                        help="the target's adapter shape. Default: detected from the class")
+    parser.add_argument("--report", metavar="FILE",
+                        help="write the JSON report (schema asyncqueue-report/1) to FILE. "
+                             "Default: no report")
+    parser.add_argument("--only", metavar="CATEGORIES", type=_category_list,
+                        help=f"comma-separated categories to run ({', '.join(CATEGORIES)}). "
+                             f"Default: all")
+    parser.add_argument("--suite", choices=("examples", "model", "all"), default="all",
+                        help="examples: the conformance suite; model: the state machines; "
+                             "all: both. Default: all")
+    parser.add_argument("--examples", metavar="N", type=_positive_int,
+                        help="examples per state machine (model suite). Default: the "
+                             "model suite's own")
+    parser.add_argument("--seed", metavar="S", type=int,
+                        help="seed of the run; the same seed replays the same run. "
+                             "Default: random, printed")
+    return parser
+
+
+def _category_list(text: str) -> list[str]:
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in CATEGORIES]
+    if not names or unknown:
+        shown = ", ".join(map(repr, unknown)) if unknown else "nothing"
+        raise argparse.ArgumentTypeError(
+            f"{shown} {'is not a category' if len(unknown) == 1 else 'are not categories'}; "
+            f"valid: {', '.join(CATEGORIES)}")
+    return names
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return value
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run ``asyncqueue-check`` with these arguments and return its exit status.
+
+    Args:
+        argv: the arguments after the program name (default: ``sys.argv[1:]``).
+        out: where the lines go (default: ``sys.stdout``); errors go to ``sys.stderr``.
+
+    Returns:
+        0 every check passed, 1 a check failed, 2 the target could not be used. A wrong
+        command line exits 2 through argparse (``SystemExit``).
+    """
+    out = out or sys.stdout
+    args = _parser().parse_args(argv)
+    seed = new_seed() if args.seed is None else args.seed
+    started = time.perf_counter()
+    try:
+        factory = make_factory(args.target, args.shape)
+    except LoadError as exc:
+        print(f"asyncqueue-check: cannot check {args.target!r}: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    print(f"asyncqueue-check {args.target} (shape {factory.shape}, class "
+          f"{factory.cls.__qualname__}), seed {seed}", file=out, flush=True)
+    chosen = set(args.only or (c.category for c in ALL_CHECKS))
+    categories = [c for c in CATEGORIES if c in chosen]
+    results: list[CheckResult] = []
+    if args.suite in ("examples", "all"):
+        results = _run_examples(factory, categories, seed, out)
+    if args.suite in ("model", "all"):
+        print(f"model: {MODEL_NOT_BUILT}", file=out)
+    report = build_report(args.target, factory.shape, seed, results,
+                          categories if args.suite != "model" else [])
+    failures = failure_lines(report)
+    if failures:
+        print("", *failures, sep="\n", file=out)
+    if args.report:
+        print(f"report: {write_report(report, args.report)}", file=out)
+    counts = {s: sum(r.status == s for r in results) for s in ("passed", "failed", "skipped")}
+    verdict = "ok" if report["ok"] else "FAILED"
+    print(f"{verdict}: {len(results)} checks, {counts['passed']} passed, {counts['failed']} "
+          f"failed, {counts['skipped']} skipped in {time.perf_counter() - started:.2f} wall s "
+          f"(seed {seed})", file=out)
+    return EXIT_OK if report["ok"] else EXIT_FAILED
+
+
+def _run_examples(factory: TargetFactory, categories: list[str], seed: int, out: TextIO
+                  ) -> list[CheckResult]:
+    """Run the conformance checks, printing each category's line as soon as it is done."""
+    results: list[CheckResult] = []
+    waiting = list(categories)  # a category without checks gets its line in its place
+    for category, group in groupby(iter_results(factory, select_checks(categories), seed),
+                                   key=lambda r: r.category):
+        while waiting and waiting[0] != category:
+            print(category_line(waiting.pop(0), summarize(())), file=out)
+        waiting.remove(category)
+        done = list(group)
+        results += done
+        print(category_line(category, summarize(done)), file=out, flush=True)
+    for category in waiting:
+        print(category_line(category, summarize(())), file=out)
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,268 @@
+"""Edge cases and lifecycle (DESIGN S5, S8; oas37a point 7): bad input refused, odd loads survived.
+
+``workers < 1`` is refused when the queue is built (ValueError); ``submit`` after ``stop``
+raises (``QueueClosed`` for queue_core, RuntimeError for oas37a: ``Capabilities.closed_errors``);
+a duplicate ``task_id`` of a task the queue still knows raises ValueError; a full queue raises
+one of ``Capabilities.full_errors``; an empty started queue raises nothing and does not spin;
+a handler exception never kills a worker; 150 workers all work at once. A draining ``stop``
+finishes running work and runs or cancels queued work (``Capabilities.stop_runs_queued``); a
+cancelling one cancels everything.
+
+Where the shape leaves a point open (what ``max_queue_size`` counts, what a draining stop does
+to queued tasks) every reading it allows passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Final
+
+from ..probes import Gate
+from ._base import CheckFailed, Harness, Skip, check, expect_equal
+from .cancellation import outcome_within, stop_within
+
+IDLE_HOUR: Final = 3600.0
+"""Virtual seconds an empty queue is watched."""
+
+IDLE_ITERATIONS: Final = 60
+"""Loop iterations an empty queue may cause in ``IDLE_HOUR``: a wake-up a minute at most."""
+
+
+def _kinds(h: Harness, probe: str) -> list[str]:
+    return [e.kind for e in h.timeline.of(probe)]
+
+
+@check("edge_cases", "S8", needs=("workers",))
+async def zero_workers_refused_at_construction(h: Harness) -> None:
+    """Building the target with workers=0 or workers=-1 raises ValueError."""
+    # S8 / oas37a point 7: workers < 1 -> ValueError when the queue is built, not later.
+    for workers in (0, -1):
+        try:
+            await h.make(start=False, workers=workers)
+        except ValueError:
+            continue
+        except Exception as exc:
+            raise CheckFailed(f"S8: building the target with workers={workers} raised "
+                              f"{type(exc).__name__}: {exc}; expected ValueError") from None
+        raise CheckFailed(f"S8: the target was built with workers={workers}; expected "
+                          f"ValueError at construction")
+
+
+@check("edge_cases", "S5")
+async def submit_after_stop_raises(h: Harness) -> None:
+    """submit() after stop() raises the shape's closed error and the handler never runs."""
+    # S5 / oas37a point 7: submit after shutdown raises QueueClosed (oas37a: RuntimeError).
+    queue = await h.make(workers=1)
+    first = await h.submit(queue, h.probes.succeed(name="before-stop"))
+    await outcome_within(queue, first, "the task submitted before stop", "S5")
+    await stop_within(queue, True, "S5")
+    expected = " or ".join(e.__name__ for e in h.capabilities.closed_errors)
+    try:
+        await h.submit(queue, h.probes.succeed(name="late"))
+    except h.capabilities.closed_errors:
+        pass
+    except Exception as exc:
+        raise CheckFailed(f"S5: submit() after stop() raised {type(exc).__name__}: {exc}; "
+                          f"expected {expected}") from None
+    else:
+        await asyncio.sleep(1.0)
+        ran = "ran" if h.timeline.starts("late") else "did not run"
+        raise CheckFailed(f"S5: submit() after stop() was accepted (the handler {ran}); "
+                          f"expected {expected}")
+
+
+@check("edge_cases", "S8", needs=("task_id",))
+async def duplicate_task_id_refused(h: Harness) -> None:
+    """Reusing the id of a running or a queued task raises ValueError and replaces nothing."""
+    # S8 / oas37a point 7: a duplicate task_id of a task the queue still knows -> ValueError
+    # (DuplicateTask); the first task keeps its handler and result.
+    queue = await h.make(workers=1)
+    gate = Gate()
+    await h.submit(queue, h.probes.wait_for(gate, "running", name="running"), task_id="dup-a")
+    await h.settle()
+    await h.submit(queue, h.probes.succeed("queued", name="queued"), task_id="dup-b")
+    for task_id, state in (("dup-a", "running"), ("dup-b", "queued")):
+        try:
+            await h.submit(queue, h.probes.succeed("copy", name=f"copy-of-{state}"),
+                           task_id=task_id)
+        except ValueError:
+            continue
+        except Exception as exc:
+            raise CheckFailed(f"S8: submitting task_id={task_id!r} again while the first is "
+                              f"{state} raised {type(exc).__name__}: {exc}; expected ValueError"
+                              ) from None
+        raise CheckFailed(f"S8: submitting task_id={task_id!r} again while the first is {state} "
+                          f"was accepted; expected ValueError")
+    gate.open()
+    values = {task_id: (await outcome_within(queue, task_id, f"task {task_id}", "S8")).value
+              for task_id in ("dup-a", "dup-b")}
+    expect_equal(values, {"dup-a": "running", "dup-b": "queued"},
+                 "the results of the tasks whose ids were submitted twice", "S8")
+    expect_equal(h.timeline.starts("copy-of-running") + h.timeline.starts("copy-of-queued"), [],
+                 "starts of the refused duplicates", "S8")
+
+
+@check("edge_cases", "S8", needs=("max_pending",))
+async def full_queue_refused(h: Harness) -> None:
+    """With max_pending=2 and the worker busy, a further submit raises the shape's full error."""
+    # S8 / oas37a point 7: a full queue -> QueueFull (oas37a: asyncio.QueueFull or
+    # RuntimeError). Open point: the bound counts queued tasks, or queued plus running, so
+    # 1 or 2 queued tasks are accepted behind the running one.
+    queue = await h.make(workers=1, max_pending=2)
+    gate = Gate()
+    await h.submit(queue, h.probes.wait_for(gate, name="busy"))
+    await h.settle()
+    expected = " or ".join(e.__name__ for e in h.capabilities.full_errors)
+    accepted = []
+    for n in range(4):
+        try:
+            accepted.append(await h.submit(queue, h.probes.succeed(name=f"q{n}")))
+        except h.capabilities.full_errors:
+            break
+        except Exception as exc:
+            raise CheckFailed(f"S8: submit #{n + 1} behind a busy worker with max_pending=2 "
+                              f"raised {type(exc).__name__}: {exc}; expected {expected}"
+                              ) from None
+    if len(accepted) not in (1, 2):
+        raise CheckFailed(f"S8: with max_pending=2 and one task running, {len(accepted)} more "
+                          f"submits were accepted before {expected}; expected 1 (running "
+                          f"counted) or 2")
+    gate.open()
+    for task_id in accepted:
+        await outcome_within(queue, task_id, "an accepted task", "S8")
+    expected_runs = ["busy", *(f"q{n}" for n in range(len(accepted)))]
+    expect_equal(sorted(h.timeline.start_order()), expected_runs,
+                 "the tasks that ran after the queue was full", "S8")
+
+
+@check("edge_cases", "S8")
+async def empty_queue_idles_quietly(h: Harness) -> None:
+    """An empty started queue, left alone a virtual hour, raises nothing and does not spin."""
+    # S8 / oas37a point 7: an empty queue raises nothing and uses no CPU: no task of the
+    # target ends with an exception, the loop barely turns (a wake-up a minute at most),
+    # and a task submitted afterwards still runs.
+    loop = asyncio.get_running_loop()
+    if not hasattr(loop, "observe_iterations"):
+        raise Skip("needs the harness's virtual-clock loop (observe_iterations)")
+    before = asyncio.all_tasks()
+    queue = await h.make(workers=4)
+    await h.settle()
+    own = asyncio.all_tasks() - before - {asyncio.current_task()}
+    errors: list[str] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: errors.append(str(context.get(
+        "exception") or context.get("message"))))
+    iterations = 0
+    spinning = loop.create_future()
+
+    def tick() -> None:
+        nonlocal iterations
+        iterations += 1
+        if iterations > IDLE_ITERATIONS and not spinning.done():
+            spinning.set_result(loop.time())
+
+    remove = loop.observe_iterations(tick)
+    started = loop.time()
+    try:
+        async with asyncio.timeout(IDLE_HOUR):
+            await spinning
+    except TimeoutError:
+        pass
+    finally:
+        remove()
+        loop.set_exception_handler(previous)
+    if spinning.done() and not spinning.cancelled():
+        raise CheckFailed(f"S8: an empty started queue made the loop iterate {iterations} "
+                          f"times in {spinning.result() - started:g} virtual s; expected at "
+                          f"most {IDLE_ITERATIONS} in {IDLE_HOUR:g} virtual s (no polling)")
+    raised = [f"its task {t.get_name()} raised {type(t.exception()).__name__}: "
+              f"{t.exception()}" for t in own if t.done() and not t.cancelled()
+              and t.exception() is not None]
+    if raised or errors:
+        raise CheckFailed(f"S8: while the queue sat empty for {IDLE_HOUR:g} virtual s, "
+                          f"{'; '.join(raised + errors)}; expected nothing raised")
+    late = await h.submit(queue, h.probes.succeed("late", name="late"))
+    outcome = await outcome_within(queue, late, "a task submitted after the idle hour", "S8")
+    expect_equal(outcome.state, "completed", "the state of a task submitted after the idle "
+                 "hour", "S8")
+
+
+@check("edge_cases", "S8")
+async def handler_exception_never_kills_worker(h: Harness) -> None:
+    """With one worker, five failing tasks in a row leave it able to run a sixth that succeeds."""
+    # S8 / oas37a point 7: a handler exception never kills a worker.
+    queue = await h.make(workers=1)
+    failing = [await h.submit(queue, h.probes.fail(name=f"bad{n}")) for n in range(5)]
+    good = await h.submit(queue, h.probes.succeed("good", name="good"))
+    for task_id in failing:
+        await outcome_within(queue, task_id, "a failing task (1 worker: did it survive?)", "S8")
+    outcome = await outcome_within(queue, good, "the task after five failing ones (1 worker: "
+                                   "did it survive?)", "S8")
+    expect_equal((outcome.state, outcome.value, _kinds(h, "good")),
+                 ("completed", "good", ["start", "end"]),
+                 "the state, value and timeline of the task after five failing ones", "S8")
+
+
+@check("edge_cases", "S8", needs=("workers",))
+async def hundred_fifty_workers_all_run(h: Harness) -> None:
+    """With 150 workers, 300 one-second tasks run 150 at a time and finish at 2 virtual s."""
+    # S8 / oas37a point 7: 100+ workers work (DESIGN asks 1,000; 150 keeps the check fast).
+    queue = await h.make(workers=150)
+    started = h.now()
+    ids = [await h.submit(queue, h.probes.run_for(1.0, name=f"t{n:03d}")) for n in range(300)]
+    for task_id in ids:
+        await outcome_within(queue, task_id, "one of 300 one-second tasks", "S8")
+    ends = sum(1 for e in h.timeline.events if e.kind == "end")
+    expect_equal((h.timeline.running_at_most(), ends, h.now() - started), (150, 300, 2.0),
+                 "(peak overlap, tasks ended, virtual s taken) for 300 one-second tasks on "
+                 "150 workers", "S8")
+
+
+@check("edge_cases", "S5")
+async def draining_stop_finishes_work(h: Harness) -> None:
+    """stop(drain=True) lets the running task end and runs or cancels the queued ones."""
+    # S5: shutdown(drain=True) waits for pending and running tasks. oas37a open point: a
+    # stop may run queued tasks or finish them CANCELLED (Capabilities.stop_runs_queued);
+    # a stop without a drain choice may also cancel the running one.
+    queue = await h.make(workers=1)
+    await h.submit(queue, h.probes.run_for(1.0, "running", name="running"))
+    await h.settle()
+    queued = [await h.submit(queue, h.probes.succeed(name=f"q{n}")) for n in range(3)]
+    await stop_within(queue, True, "S5")
+    allowed = [["start", "end"]] + ([] if h.capabilities.drain_choice else [["start",
+                                                                              "cancelled"]])
+    if _kinds(h, "running") not in allowed:
+        raise CheckFailed(f"S5: the task running at stop(drain=True) had events "
+                          f"{_kinds(h, 'running')}; expected " + " or ".join(map(str, allowed)))
+    states = [(await outcome_within(queue, t, "a queued task", "S5")).state for t in queued]
+    started = [bool(h.timeline.starts(f"q{n}")) for n in range(3)]
+    readings = {"run": (["completed"] * 3, [True] * 3), "cancel": (["cancelled"] * 3, [False] * 3)}
+    accepted = {k: v for k, v in readings.items() if k in h.capabilities.stop_runs_queued}
+    if (states, started) not in accepted.values():
+        raise CheckFailed(f"S5: after stop(drain=True) the 3 queued tasks ended {states}, "
+                          f"started {started}; expected " + " or ".join(
+                              f"{v[0]} ({k})" for k, v in accepted.items()))
+
+
+@check("edge_cases", "S5")
+async def cancelling_stop_cancels_everything(h: Harness) -> None:
+    """stop(drain=False) cancels the running handler and finishes queued tasks CANCELLED."""
+    # S5: shutdown(drain=False) cancels running handlers and marks pending tasks CANCELLED.
+    if not h.capabilities.drain_choice:
+        raise Skip("target's stop has no drain/wait choice")
+    queue = await h.make(workers=1)
+    running = await h.submit(queue, h.probes.wait_for(Gate(), name="running"))  # never opened
+    await h.settle()
+    queued = [await h.submit(queue, h.probes.succeed(name=f"q{n}")) for n in range(3)]
+    await stop_within(queue, False, "S5")
+    kinds = {name: _kinds(h, name) for name in ("running", "q0", "q1", "q2")}
+    expect_equal(kinds, {"running": ["start", "cancelled"], "q0": [], "q1": [], "q2": []},
+                 "the timelines after stop(drain=False)", "S5")
+    states = [(await outcome_within(queue, t, "a task", "S5")).state for t in [running, *queued]]
+    expect_equal(states, ["cancelled"] * 4, "the result states after stop(drain=False)", "S5")
+
+
+CHECKS = [zero_workers_refused_at_construction, submit_after_stop_raises,
+          duplicate_task_id_refused, full_queue_refused, empty_queue_idles_quietly,
+          handler_exception_never_kills_worker, hundred_fifty_workers_all_run,
+          draining_stop_finishes_work, cancelling_stop_cancels_everything]

@@ -1,0 +1,279 @@
+"""Memory (DESIGN S7, oas37a point 6): finished tasks dropped, results bounded, nothing left.
+
+A finished task is dropped from every internal structure except the result cache; the cache
+keeps at most ``max_results`` results (least recently used evicted first), each for
+``result_ttl`` seconds of the loop clock, and an evicted or expired result is reported missing
+(oas37a: ``get_result`` raises KeyError or returns None; both are accepted). ``stop`` cancels
+and awaits every asyncio task the target created. After 10,000 tasks finish and their results
+expire, traced memory is back within 1 MB of where it started (traced over the last 2,500 of
+them, bound prorated, to keep the check fast).
+
+The checks watch the objects themselves: handlers (async callable objects and closures),
+arguments and result values are fresh objects per task, watched through weak references after
+``gc.collect()`` while the target is still alive and idle. Failed tasks are left out: keeping
+them for requeueing (``queue_core``'s dead letters) is a feature, not a leak.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import tracemalloc
+import types
+import weakref
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Final
+
+from ..adapters import Adapter, Outcome, ResultMissing
+from ..probes import Gate
+from ._base import CheckFailed, Harness, check, expect_equal
+from .cancellation import WAIT, outcome_within, stop_within
+
+MANY: Final = 10_000
+"""Tasks in the traced-memory check (DESIGN S7)."""
+
+TRACED: Final = 2_500
+"""How many of the last of them run with tracemalloc on (tracing all makes the check 4 times
+slower: about 0.7 wall s on queue_core, 1.5 on the oas37a example)."""
+
+MEMORY_BOUND: Final = 1_000_000 * TRACED // MANY
+"""Bytes of traced memory the target may keep: DESIGN S7's 1 MB per 10,000 tasks, prorated."""
+
+
+class _Payload:
+    """An argument or a result value that a weak reference can watch."""
+
+    __slots__ = ("__weakref__",)
+
+
+class _Handler:
+    """An async callable object, one per task: waits for ``hold`` if given, returns a fresh
+    :class:`_Payload` and appends a weak reference to it to ``values`` if given."""
+
+    def __init__(self, values: list[weakref.ref[_Payload]] | None = None,
+                 hold: Gate | None = None) -> None:
+        self.values = values
+        self.hold = hold
+
+    async def __call__(self, _arg: _Payload) -> _Payload:
+        await asyncio.sleep(0)
+        if self.hold is not None:
+            await self.hold.wait()
+        value = _Payload()
+        if self.values is not None:
+            self.values.append(weakref.ref(value))
+        return value
+
+
+def _closure(values: list[weakref.ref[_Payload]], hold: Gate | None = None
+             ) -> Callable[[_Payload], Awaitable[_Payload]]:
+    """The same handler as :class:`_Handler`, as a closure."""
+
+    async def handler(_arg: _Payload) -> _Payload:
+        await asyncio.sleep(0)
+        if hold is not None:
+            await hold.wait()
+        value = _Payload()
+        values.append(weakref.ref(value))
+        return value
+
+    return handler
+
+
+async def _submit_watched(h: Harness, queue: Adapter, watched: dict[str, weakref.ref[Any]],
+                          label: str, values: list[weakref.ref[_Payload]],
+                          hold: Gate | None = None) -> Hashable:
+    """Submit a fresh handler with a fresh argument, watching both; keep no strong reference."""
+    make = _closure if len(watched) % 4 else _Handler  # every other task gets a closure
+    handler = make(values, hold)
+    arg = _Payload()
+    watched[f"{label} handler"] = weakref.ref(handler)
+    watched[f"{label} argument"] = weakref.ref(arg)
+    return await h.submit(queue, handler, arg)
+
+
+def _alive(watched: dict[str, weakref.ref[Any]]) -> str:
+    """'' if every watched object is gone, else which are alive and what refers to them."""
+    gc.collect()
+    alive = [label for label, ref in watched.items() if ref() is not None]
+    shown = []
+    for label in alive[:4]:  # gc.get_referrers scans the whole heap: name a few only
+        holders = sorted({type(r).__name__ for r in gc.get_referrers(watched[label]())
+                          if not isinstance(r, types.FrameType)})
+        shown.append(f"{label} (referred to by {', '.join(holders) or 'nothing traced'})")
+    return f"{len(alive)} of {len(watched)}: {'; '.join(shown)}" if alive else ""
+
+
+async def _read(queue: Adapter, task_id: Hashable, what: str, rule: str) -> Outcome | None:
+    """The outcome of a finished task, or None if the target reports its result missing."""
+    try:
+        async with asyncio.timeout(WAIT):
+            return await queue.result(task_id)
+    except ResultMissing:
+        return None
+    except TimeoutError:
+        raise CheckFailed(f"{rule}: reading the result of {what} waited {WAIT:g} virtual s; "
+                          f"expected its outcome or a report that it is missing") from None
+
+
+@check("memory", "S7", needs=("cancel_running",))
+async def finished_tasks_release_handlers_and_args(h: Harness) -> None:
+    """Completed and cancelled tasks leave no reference to their handlers or arguments."""
+    # S7: a finished task is dropped from every internal structure except the result cache,
+    # which holds its result only; checked on the idle target, before stop.
+    queue = await h.make(workers=2)
+    watched: dict[str, weakref.ref[Any]] = {}
+    values: list[weakref.ref[_Payload]] = []  # result values: the cache may keep these
+    hold = Gate()  # never opened: only a cancellation ends these handlers
+    running = [await _submit_watched(h, queue, watched, f"cancelled-running #{i}", values, hold)
+               for i in range(2)]
+    queued = [await _submit_watched(h, queue, watched, f"cancelled-queued #{i}", values, hold)
+              for i in range(2)]
+    await h.settle()
+    for task_id in queued + running:
+        await queue.cancel(task_id)
+    done = [await _submit_watched(h, queue, watched, f"completed #{i}", values)
+            for i in range(6)]
+    for task_id in running + queued + done:
+        await outcome_within(queue, task_id, "a watched task", "S7")
+    await h.settle()
+    alive = _alive(watched)
+    if alive:
+        raise CheckFailed(f"S7: handlers or arguments of finished tasks still alive on the "
+                          f"idle target after gc.collect(): {alive}; expected none (the result "
+                          f"cache may keep results, nothing else)")
+
+
+@check("memory", "S7", needs=("result_ttl",))
+async def expired_results_are_released(h: Harness) -> None:
+    """Result values are released once their TTL passes, with the target idle and alive."""
+    # S7: expired results are dropped on the loop clock, also when nothing else happens.
+    queue = await h.make(workers=1, result_ttl=10.0)
+    values: list[weakref.ref[_Payload]] = []
+    ids = [await _submit_watched(h, queue, {}, "task", values) for _ in range(5)]
+    for task_id in ids:
+        await outcome_within(queue, task_id, "a task returning a watched value", "S7")
+    await asyncio.sleep(11.0)
+    alive = _alive({f"result value #{i}": ref for i, ref in enumerate(values)})
+    if alive:
+        raise CheckFailed(f"S7: result values still alive 11 virtual s after they finished "
+                          f"with result_ttl=10, the target idle: {alive}; expected none")
+
+
+@check("memory", "S7", needs=("max_results",))
+async def results_beyond_max_results_are_evicted_lru(h: Harness) -> None:
+    """With max_results=3 the least recently used result goes first and only 3 stay readable."""
+    # S7: the cache is bounded and LRU; an evicted result is reported missing (oas37a:
+    # KeyError or None), not served.
+    queue = await h.make(workers=1, max_results=3)
+    ids = {}
+    for name in "abc":
+        ids[name] = await h.submit(queue, h.probes.succeed(name, name=name))
+        await outcome_within(queue, ids[name], f"task {name}", "S7")
+    await _read(queue, ids["a"], "task a", "S7")  # a is now the most recently used
+    ids["d"] = await h.submit(queue, h.probes.succeed("d", name="d"))
+    await outcome_within(queue, ids["d"], "task d", "S7")
+    kept = {}
+    for name in "bacd":
+        outcome = await _read(queue, ids[name], f"task {name}", "S7")
+        kept[name] = None if outcome is None else outcome.value
+    expect_equal(kept, {"b": None, "a": "a", "c": "c", "d": "d"},
+                 "results kept (None: reported missing) after a, b, c finished, a was read and "
+                 "d finished, max_results=3", "S7")
+    for name in "efghij":
+        ids[name] = await h.submit(queue, h.probes.succeed(name, name=name))
+        await outcome_within(queue, ids[name], f"task {name}", "S7")
+    readable = [name for name in ids if await _read(queue, ids[name], f"task {name}", "S7")]
+    expect_equal(readable, ["h", "i", "j"], "the tasks whose results were readable after 10 "
+                 "tasks finished one by one, max_results=3", "S7")
+
+
+@check("memory", "S7", needs=("result_ttl",))
+async def results_expire_after_result_ttl(h: Harness) -> None:
+    """With result_ttl=10 a result is readable 9 virtual s after it finished and missing after."""
+    # S7: the TTL runs on the loop clock; an expired result is reported missing (oas37a:
+    # KeyError or None). Whether a read refreshes the TTL is not said: b is never read early,
+    # and a is read again only after 20 virtual s, past either reading.
+    queue = await h.make(workers=1, result_ttl=10.0)
+    a = await h.submit(queue, h.probes.succeed("a", name="a"))
+    b = await h.submit(queue, h.probes.succeed("b", name="b"))
+    await outcome_within(queue, a, "task a", "S7")
+    await outcome_within(queue, b, "task b", "S7")
+    await asyncio.sleep(9.0)
+    early = await _read(queue, a, "task a", "S7")
+    expect_equal(None if early is None else early.value, "a",
+                 "the result of a 9 virtual s after it finished (result_ttl=10; None: missing)",
+                 "S7")
+    await asyncio.sleep(1.5)
+    expect_equal(await _read(queue, b, "task b", "S7"), None,
+                 "the result of b 10.5 virtual s after it finished (result_ttl=10)", "S7")
+    await asyncio.sleep(10.0)
+    expect_equal(await _read(queue, a, "task a", "S7"), None,
+                 "the result of a 20.5 virtual s after it finished (result_ttl=10)", "S7")
+
+
+@check("memory", "oas37a-6")
+async def stop_leaves_no_task_alive(h: Harness) -> None:
+    """After stop (draining, and cancelling if it can) no asyncio task the target made is alive."""
+    # oas37a point 6 / S5: stop() cancels and awaits every asyncio task the target created.
+    me = asyncio.current_task()
+    for drain in (True, False) if h.capabilities.drain_choice else (True,):
+        before = asyncio.all_tasks()
+        queue = await h.make(workers=3)
+        for i in range(2):
+            await h.submit(queue, h.probes.run_for(1.0, name=f"running-{drain}-{i}"))
+        for i in range(3):
+            await h.submit(queue, h.probes.succeed(name=f"queued-{drain}-{i}"))
+        await h.settle()
+        await stop_within(queue, drain, "oas37a-6")
+        left = asyncio.all_tasks() - before - {me}
+        if left:
+            names = sorted(f"{t.get_name()} ({getattr(t.get_coro(), '__qualname__', '?')})"
+                           for t in left)
+            raise CheckFailed(f"oas37a-6 (S5): right after stop(drain={drain}) returned, "
+                              f"{len(left)} asyncio tasks created since the target was built "
+                              f"were still alive: {', '.join(names[:5])}; expected none")
+
+
+@check("memory", "S7", needs=("result_ttl",))
+async def memory_returns_after_many_tasks(h: Harness) -> None:
+    """After 10,000 tasks finish and their results expire, traced memory is back (1 MB/10,000)."""
+    # S7: the queue retains nothing of finished, expired tasks. The first 7,500 tasks grow the
+    # target's tables to their working size untraced; the last 2,500 run under tracemalloc,
+    # with the bound prorated. Waves of 100, so a max_queue_size of 100 or more suffices.
+    queue = await h.make(workers=8, result_ttl=60.0)
+    tracing = tracemalloc.is_tracing()
+    baseline = 0
+    try:
+        for wave in range(MANY // 100):
+            if wave == (MANY - TRACED) // 100:
+                gc.collect()
+                if not tracing:
+                    tracemalloc.start()
+                baseline = tracemalloc.get_traced_memory()[0]
+            ids = [await h.submit(queue, _Handler(), _Payload()) for _ in range(100)]
+            try:
+                async with asyncio.timeout(WAIT):
+                    for task_id in ids:  # all of them: the order they run in is not ours
+                        await queue.result(task_id)
+            except (TimeoutError, ResultMissing) as exc:
+                raise CheckFailed(f"S7: a wave of 100 tasks had not finished with a result "
+                                  f"after {WAIT:g} virtual s ({type(exc).__name__}: {exc})"
+                                  ) from None
+        del ids
+        await asyncio.sleep(61.0)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - baseline
+    finally:
+        if not tracing:
+            tracemalloc.stop()
+    if grown > MEMORY_BOUND:
+        raise CheckFailed(f"S7: traced memory grew by {grown:,} bytes over the last {TRACED:,} "
+                          f"of {MANY:,} tasks, measured after all finished and their results "
+                          f"expired (result_ttl=60, target idle); expected at most "
+                          f"{MEMORY_BOUND:,} (1 MB per 10,000 tasks)")
+
+
+CHECKS = [finished_tasks_release_handlers_and_args, expired_results_are_released,
+          results_beyond_max_results_are_evicted_lru, results_expire_after_result_ttl,
+          stop_leaves_no_task_alive, memory_returns_after_many_tasks]

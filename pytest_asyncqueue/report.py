@@ -1,0 +1,242 @@
+"""The per-category report: the JSON document of DESIGN section 5 and its terminal form.
+
+The JSON (schema ``asyncqueue-report/1``)::
+
+    {"schema": "asyncqueue-report/1", "target": "...", "shape": "oas37a", "ok": false,
+     "seed": 1234,
+     "categories": {
+       "retries": {"status": "failed", "passed": 4, "failed": 1, "skipped": 0,
+                   "failures": [{"check": "backoff_is_exponential",
+                                 "message": "S3: waits were ...; expected ...",
+                                 "seed": 1234}]},
+       "durability": {"status": "skipped", "passed": 0, "failed": 0, "skipped": 3,
+                      "failures": [], "reason": "target has no durable store"}}}
+
+A category's status is ``failed`` if any of its checks failed, ``skipped`` if all were
+skipped, else ``passed``; ``reason`` is there exactly when the status is ``skipped``. ``ok`` is
+true when no category failed.
+
+The terminal form is one line per category (``ordering ......... passed 6/6``, the count
+being checks passed of checks run or skipped), then each failure with its message and the
+command that replays it.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from .conformance import CATEGORIES
+from .runner import STATUSES, CheckResult
+
+__all__ = [
+    "SCHEMA",
+    "build_report",
+    "category_line",
+    "failure_lines",
+    "replay_command",
+    "summarize",
+    "validate_report",
+    "write_report",
+]
+
+SCHEMA: Final = "asyncqueue-report/1"
+NO_CHECKS: Final = "no checks in this category yet"
+_COLUMN: Final = max(map(len, CATEGORIES)) + 6  # where the status starts on a category line
+_TOP_KEYS: Final = {"schema", "target", "shape", "ok", "seed", "categories"}
+_CATEGORY_KEYS: Final = {"status", "passed", "failed", "skipped", "failures"}
+_FAILURE_KEYS: Final = {"check", "message", "seed"}
+
+
+def summarize(results: Iterable[CheckResult]) -> dict[str, Any]:
+    """The report entry of one category from the results of its checks.
+
+    Returns:
+        ``{"status", "passed", "failed", "skipped", "failures"}``, plus ``"reason"`` (the
+        distinct skip reasons, joined with "; ") when every check was skipped or there were
+        none.
+    """
+    results = list(results)
+    counts = {status: sum(r.status == status for r in results) for status in STATUSES}
+    if counts["failed"]:
+        status = "failed"
+    elif counts["passed"]:
+        status = "passed"
+    else:
+        status = "skipped"
+    entry: dict[str, Any] = {
+        "status": status,
+        **counts,
+        "failures": [{"check": r.name, "message": r.message, "seed": r.seed}
+                     for r in results if r.status == "failed"],
+    }
+    if status == "skipped":
+        reasons = dict.fromkeys(r.message for r in results)
+        entry["reason"] = "; ".join(reasons) or NO_CHECKS
+    return entry
+
+
+def build_report(target: str, shape: str, seed: int, results: Iterable[CheckResult],
+                 categories: Sequence[str] | None = None) -> dict[str, Any]:
+    """The JSON report (a dict) of one run.
+
+    Args:
+        target: the target as the user named it (``package.module[:Class]`` or a path).
+        shape: the adapter shape used.
+        seed: the run's seed.
+        results: every check's result.
+        categories: the categories to list, in this order; by default those of ``results``
+            in report order. A listed category without results is "skipped" (no checks).
+    """
+    by_category: dict[str, list[CheckResult]] = {}
+    for result in results:
+        by_category.setdefault(result.category, []).append(result)
+    if categories is None:
+        categories = [c for c in CATEGORIES if c in by_category]
+        categories += [c for c in by_category if c not in categories]
+    entries = {c: summarize(by_category.get(c, ())) for c in categories}
+    return {
+        "schema": SCHEMA,
+        "target": target,
+        "shape": shape,
+        "ok": all(e["status"] != "failed" for e in entries.values()),
+        "seed": seed,
+        "categories": entries,
+    }
+
+
+def write_report(report: Mapping[str, Any], path: str | Path) -> Path:
+    """Write the report as JSON (UTF-8, indented) to ``path``, creating its folder; return it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def validate_report(report: Any) -> None:
+    """Check that ``report`` follows schema ``asyncqueue-report/1`` (DESIGN section 5).
+
+    Raises:
+        ValueError: listing every way it does not.
+    """
+    problems: list[str] = []
+    if not isinstance(report, dict):
+        raise ValueError(f"the report is a {type(report).__name__}, not a JSON object")
+    _keys(report, _TOP_KEYS, set(), "the report", problems)
+    if report.get("schema") != SCHEMA:
+        problems.append(f"schema is {report.get('schema')!r}; expected {SCHEMA!r}")
+    for key in ("target", "shape"):
+        if key in report and not isinstance(report[key], str):
+            problems.append(f"{key} is {report[key]!r}; expected a string")
+    _integer(report, "seed", "the report", problems)
+    categories = report.get("categories")
+    if not isinstance(categories, dict):
+        problems.append(f"categories is {categories!r}; expected an object")
+        categories = {}
+    for name, entry in categories.items():
+        _validate_category(name, entry, problems)
+    failed = any(isinstance(e, dict) and e.get("status") == "failed"
+                 for e in categories.values())
+    if "ok" in report and report["ok"] is not (not failed):
+        problems.append(f"ok is {report['ok']!r}; expected {not failed} "
+                        f"({'a' if failed else 'no'} category failed)")
+    if problems:
+        raise ValueError(f"not an {SCHEMA} report: " + "; ".join(problems))
+
+
+def _validate_category(name: str, entry: Any, problems: list[str]) -> None:
+    where = f"categories.{name}"
+    if name not in CATEGORIES:
+        problems.append(f"{where}: {name!r} is not a category; valid: {', '.join(CATEGORIES)}")
+    if not isinstance(entry, dict):
+        problems.append(f"{where} is {entry!r}; expected an object")
+        return
+    skipped = entry.get("status") == "skipped"
+    _keys(entry, _CATEGORY_KEYS | ({"reason"} if skipped else set()), set(), where, problems)
+    if entry.get("status") not in STATUSES:
+        problems.append(f"{where}.status is {entry.get('status')!r}; expected one of "
+                        f"{', '.join(STATUSES)}")
+    counts = {k: entry.get(k) for k in STATUSES}
+    for key in STATUSES:
+        _integer(entry, key, where, problems, minimum=0)
+    if all(isinstance(v, int) for v in counts.values()):
+        expected = ("failed" if counts["failed"] else "passed" if counts["passed"]
+                    else "skipped")
+        if entry.get("status") != expected:
+            problems.append(f"{where}.status is {entry.get('status')!r}; expected {expected!r} "
+                            f"for counts {counts}")
+    if skipped and not isinstance(entry.get("reason"), str):
+        problems.append(f"{where}.reason is {entry.get('reason')!r}; expected a string")
+    failures = entry.get("failures")
+    if not isinstance(failures, list):
+        problems.append(f"{where}.failures is {failures!r}; expected a list")
+        return
+    if isinstance(counts["failed"], int) and len(failures) != counts["failed"]:
+        problems.append(f"{where} lists {len(failures)} failures; failed is {counts['failed']}")
+    for i, failure in enumerate(failures):
+        at = f"{where}.failures[{i}]"
+        if not isinstance(failure, dict):
+            problems.append(f"{at} is {failure!r}; expected an object")
+            continue
+        _keys(failure, _FAILURE_KEYS, set(), at, problems)
+        for key in ("check", "message"):
+            if key in failure and not isinstance(failure[key], str):
+                problems.append(f"{at}.{key} is {failure[key]!r}; expected a string")
+        _integer(failure, "seed", at, problems)
+
+
+def _keys(obj: dict[str, Any], required: set[str], optional: set[str], where: str,
+          problems: list[str]) -> None:
+    missing = sorted(required - set(obj))
+    extra = sorted(set(obj) - required - optional)
+    if missing:
+        problems.append(f"{where} lacks {', '.join(missing)}")
+    if extra:
+        problems.append(f"{where} has unexpected {', '.join(extra)}")
+
+
+def _integer(obj: dict[str, Any], key: str, where: str, problems: list[str],
+             minimum: int | None = None) -> None:
+    value = obj.get(key)
+    if key in obj and (not isinstance(value, int) or isinstance(value, bool)
+                       or (minimum is not None and value < minimum)):
+        bound = f" >= {minimum}" if minimum is not None else ""
+        problems.append(f"{where}.{key} is {value!r}; expected an integer{bound}")
+
+
+def category_line(category: str, entry: Mapping[str, Any]) -> str:
+    """``ordering ......... passed 6/6``: status and checks passed of all, then what else.
+
+    Example:
+        >>> category_line("retries", {"status": "failed", "passed": 4, "failed": 1,
+        ...                           "skipped": 0, "failures": []})
+        'retries .......... failed 4/5 (1 failed)'
+    """
+    total = entry["passed"] + entry["failed"] + entry["skipped"]
+    extra = [f"{entry[k]} {k}" for k in ("failed", "skipped") if entry[k]]
+    if entry["status"] == "skipped":
+        extra = [entry.get("reason") or NO_CHECKS]
+    dots = "." * max(3, _COLUMN - len(category) - 1)
+    return (f"{category} {dots} {entry['status']} {entry['passed']}/{total}"
+            + (f" ({', '.join(extra)})" if extra else ""))
+
+
+def replay_command(target: str, shape: str, category: str, seed: int) -> str:
+    """The shell command that runs one category again with the same seed."""
+    return shlex.join(["asyncqueue-check", target, "--shape", shape, "--suite", "examples",
+                       "--only", category, "--seed", str(seed)])
+
+
+def failure_lines(report: Mapping[str, Any]) -> list[str]:
+    """For each failure: ``category::check``, its message, and the replay command."""
+    lines: list[str] = []
+    for category, entry in report["categories"].items():
+        for failure in entry["failures"]:
+            lines += [f"FAILED {category}::{failure['check']}",
+                      f"  {failure['message']}",
+                      "  replay: " + replay_command(report["target"], report["shape"],
+                                                    category, failure["seed"])]
+    return lines

@@ -1,0 +1,314 @@
+"""The conformance suite inside pytest: options, items, markers, report, fixtures (pytester)."""
+
+from __future__ import annotations
+
+import json
+from textwrap import dedent
+
+import pytest
+
+from pytest_asyncqueue.conformance import ALL_CHECKS, CATEGORIES
+from pytest_asyncqueue.plugin import (
+    CATEGORY_MARKER_DESC,
+    NO_TARGET,
+    REPORT_HELP,
+    SEED_HELP,
+    SHAPE_HELP,
+    SUITE_MARKER_DESC,
+    TARGET_HELP,
+)
+from pytest_asyncqueue.report import validate_report
+from pytest_asyncqueue.runner import SPIN_HINT
+
+# As in test_clock_plugin.py: no Hypothesis plugin, which would cost ~1 s per in-process run.
+INI = """
+[pytest]
+asyncio_default_fixture_loop_scope = function
+addopts = --strict-markers -p no:cacheprovider -p no:hypothesispytest
+filterwarnings = error
+"""
+# queue_core with the priority direction turned around: the ordering checks must fail.
+INVERTED = """
+from queue_core import TaskQueue as _TaskQueue
+
+class TaskQueue(_TaskQueue):
+    def submit(self, handler, /, *args, task_id=None, priority=0, max_retries=0, delay=0.0,
+               timeout=None):
+        return super().submit(handler, *args, task_id=task_id, priority=-priority,
+                              max_retries=max_retries, delay=delay, timeout=timeout)
+"""
+# queue_core that takes no setting but workers: checks needing another one are skipped.
+WORKERS_ONLY = """
+from queue_core import TaskQueue as _TaskQueue
+
+class TaskQueue(_TaskQueue):
+    def __init__(self, *, workers=4):
+        super().__init__(workers=workers)
+"""
+# An oas37a-shaped queue whose worker swallows everything around a blocking sleep.
+SPINNING = """
+import asyncio, time
+
+class AsyncTaskQueue:
+    def __init__(self, num_workers=1):
+        self._running = False
+
+    async def start(self):
+        self._running = True
+        self._worker_task = asyncio.ensure_future(self._worker())
+
+    async def _worker(self):
+        while self._running:
+            try:
+                time.sleep(0.1)
+            except Exception:
+                pass
+
+    async def stop(self, wait=True):
+        self._running = False
+
+    async def submit(self, func, *args, priority=0, max_retries=3, task_id=None):
+        return "1"
+
+    async def get_result(self, task_id, timeout=None): ...
+    async def cancel_task(self, task_id): return False
+    def get_stats(self): return {}
+    def get_task_status(self, task_id): return None
+"""
+USER_TESTS = """
+import pytest
+from pytest_asyncqueue.clock import run
+
+@pytest.mark.asyncqueue("ordering", target="queue_core")
+def test_runs_a_probe(asyncqueue_target, asyncqueue_probes, asyncqueue_timeline):
+    async def main():
+        queue = asyncqueue_target(workers=1)
+        await queue.start()
+        await queue.result(await queue.submit(asyncqueue_probes.succeed(name="mine")))
+        await queue.stop()
+
+    run(main())
+    assert asyncqueue_timeline.start_order() == ["mine"]
+
+@pytest.mark.asyncqueue_retries
+def test_without_a_target(asyncqueue_target):
+    pass
+"""
+ORDERING = [c for c in ALL_CHECKS if c.category == "ordering"]
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini(INI)
+    return pytester
+
+
+def item_id(check) -> str:
+    return f"asyncqueue::{check.category}::{check.name}"
+
+
+def test_the_options_form_one_group_with_ini_twins_and_say_their_defaults(
+    project: pytest.Pytester,
+) -> None:
+    result = project.runpytest("--help")
+
+    result.stdout.fnmatch_lines(["asyncqueue: check an asyncio task queue:",
+                                 "  --asyncqueue-target=TARGET", "  --asyncqueue-shape=SHAPE",
+                                 "  --asyncqueue-report=REPORT", "  --asyncqueue-seed=SEED"],
+                                consecutive=False)
+    result.stdout.fnmatch_lines([f"  asyncqueue_{noun} (string):*"
+                                 for noun in ("target", "shape", "report", "seed")])
+    for text in (TARGET_HELP, SHAPE_HELP, REPORT_HELP, SEED_HELP):
+        assert "Default: " in text.rsplit(". ", 1)[-1]
+
+
+def test_a_target_adds_one_item_per_check_named_by_its_category(
+    project: pytest.Pytester,
+) -> None:
+    result = project.runpytest("--asyncqueue-target=queue_core", "--collect-only", "-q")
+
+    assert [line for line in result.outlines if line.startswith("asyncqueue::")] == [
+        item_id(c) for c in sorted(ALL_CHECKS, key=lambda c: CATEGORIES.index(c.category))]
+
+
+def test_the_suite_passes_against_queue_core_and_writes_a_valid_report(
+    project: pytest.Pytester,
+) -> None:
+    result = project.runpytest("--asyncqueue-target=queue_core", "--asyncqueue-seed=42",
+                               "--asyncqueue-report=out/report.json")
+
+    result.assert_outcomes(passed=len(ALL_CHECKS))
+    result.stdout.fnmatch_lines([
+        ("asyncqueue: target queue_core (shape queue_core, class TaskQueue), seed 42; replay "
+        "with --asyncqueue-seed=42"),
+        "*= asyncqueue =*",
+        f"ordering ......... passed {len(ORDERING)}/{len(ORDERING)}",
+        f"report written to {project.path / 'out' / 'report.json'}",
+    ])
+    report = json.loads((project.path / "out" / "report.json").read_text())
+    validate_report(report)
+    assert (report["ok"], report["seed"], report["shape"]) == (True, 42, "queue_core")
+
+
+def test_a_failed_check_shows_its_message_and_the_replay_command(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(inverted_queue=INVERTED)
+
+    result = project.runpytest("--asyncqueue-target=inverted_queue.py", "--asyncqueue-seed=5",
+                               "-k", "priority_order_before_start")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*_ asyncqueue::ordering::priority_order_before_start _*",
+        "S1: start order of priorities [[]1, 5, 3, 5, 2[]] submitted before start was *",
+        ("replay: asyncqueue-check inverted_queue.py --shape queue_core --suite examples "
+        "--only ordering --seed 5"),
+        "ordering ......... failed 0/1 (1 failed)",
+    ])
+
+
+def test_a_skipped_check_shows_its_reason(project: pytest.Pytester) -> None:
+    needy = next(c for c in ALL_CHECKS if "base_delay" in c.needs)
+    project.makepyfile(workers_only=WORKERS_ONLY)
+
+    result = project.runpytest("--asyncqueue-target=workers_only.py", "-rs", "-k", needy.name)
+
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED [[]1[]] *: target has no base_delay*"])
+
+
+def test_a_check_that_hangs_fails_in_its_category_and_the_session_ends(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(spinning_queue=SPINNING)
+
+    result = project.runpytest("--asyncqueue-target=spinning_queue.py",
+                               "-k", "priority_order_while_busy")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        ("S1: did not finish: the event loop was stuck in one callback for * wall s at "
+        f"*spinning_queue.py:* in _worker: {SPIN_HINT}"),
+    ])
+
+
+def test_category_markers_select_checks_and_are_registered_for_strict_markers(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(USER_TESTS)
+
+    selected = project.runpytest("--asyncqueue-target=queue_core", "-m", "asyncqueue_ordering",
+                                 "--collect-only", "-q")
+    markers = project.runpytest("--markers")
+
+    assert [line for line in selected.outlines if "::" in line] == list(map(item_id, ORDERING))
+    markers.stdout.fnmatch_lines([f"@pytest.mark.{SUITE_MARKER_DESC}",
+                                  *(f"@pytest.mark.{CATEGORY_MARKER_DESC.format(category=c)}"
+                                    for c in CATEGORIES)])
+
+
+def test_the_fixtures_give_probes_a_timeline_and_the_marked_target_or_skip_without_one(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(USER_TESTS)
+
+    result = project.runpytest("-rs")
+
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines([f"SKIPPED [[]1[]] *: {NO_TARGET}"])
+
+
+def test_a_marker_with_an_unknown_category_or_keyword_is_an_error(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        dedent(
+            """
+            import pytest
+
+            @pytest.mark.asyncqueue("retry", targt="queue_core")
+            def test_typo(asyncqueue_target):
+                pass
+            """
+        )
+    )
+
+    result = project.runpytest()
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([
+        (f"*mark.asyncqueue takes one category ({', '.join(CATEGORIES)}) and the keywords "
+        "target, shape; got 'retry', targt")])
+
+
+def test_the_command_line_wins_over_the_ini_file(project: pytest.Pytester) -> None:
+    project.makeini(INI + "asyncqueue_target = queue_core\nasyncqueue_seed = 1\n")
+
+    from_ini = project.runpytest("--collect-only")
+    overridden = project.runpytest("--collect-only", "--asyncqueue-seed=2")
+
+    from_ini.stdout.fnmatch_lines(["asyncqueue: target queue_core (*), seed 1; *"])
+    overridden.stdout.fnmatch_lines(["asyncqueue: target queue_core (*), seed 2; *"])
+
+
+@pytest.mark.parametrize(
+    ("args", "ini", "error"),
+    [
+        (["--asyncqueue-target=queue_core", "--asyncqueue-shape=oas"], "",
+         ("--asyncqueue-shape='oas' (from command line) is not a built-in shape; valid: "
+         "queue_core, oas37a")),
+        (["--asyncqueue-target=queue_core"], "asyncqueue_shape = oas",
+         ("asyncqueue_shape='oas' (from ini file *tox.ini) is not a built-in shape; valid: "
+         "queue_core, oas37a")),
+        (["--asyncqueue-target=queue_core", "--asyncqueue-seed=abc"], "",
+         ("--asyncqueue-seed='abc' (from command line) is not an integer; pass the seed a "
+         "report or header shows, e.g. --asyncqueue-seed=1234")),
+        (["--asyncqueue-target=no_such.py"], "",
+         ("--asyncqueue-target='no_such.py' (from command line) cannot be checked: no file "
+         "'no_such.py'; pass an existing .py file, a package folder or an importable module "
+         "name")),
+        (["--asyncqueue-report=r.json"], "",
+         ("--asyncqueue-report='r.json' (from command line) has no suite to report on; pass "
+         "--asyncqueue-target=TARGET too (or set asyncqueue_target in the ini file)")),
+    ],
+)
+def test_a_bad_option_value_is_a_usage_error_naming_it_and_where_it_came_from(
+    project: pytest.Pytester, args: list[str], ini: str, error: str
+) -> None:
+    project.makeini(INI + ini)
+
+    result = project.runpytest(*args)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {error}"])
+
+
+PLAIN_PROJECT = """
+import pytest
+
+def test_sync():
+    assert True
+
+@pytest.mark.asyncio
+async def test_async():
+    pass
+"""
+
+
+def test_without_a_target_the_suite_options_change_nothing(project: pytest.Pytester) -> None:
+    project.makepyfile(PLAIN_PROJECT)
+
+    without_plugin = project.runpytest("-v", "-p", "no:asyncqueue")
+    project.makeini(INI + "asyncqueue_report = report.json\n")
+    with_options = project.runpytest("-v", "--asyncqueue-seed=3", "--asyncqueue-shape=oas37a")
+
+    with_options.assert_outcomes(passed=2)
+    assert _test_lines(with_options) == _test_lines(without_plugin)
+    assert not any("asyncqueue" in line for line in with_options.outlines
+                   if "plugins:" not in line)
+    assert not (project.path / "report.json").exists()
+
+
+def _test_lines(result: pytest.RunResult) -> list[str]:
+    return sorted(line.split(" ")[0] for line in result.outlines if "::" in line)
