@@ -1,0 +1,48 @@
+"""The harness kills the zoo: each mutant fails ``asyncqueue-check`` in the category of its bug.
+
+The correct targets pass every category; each mutant is checked with ``--only`` its own
+category (the question is whether that category catches it; ``python -m tests.zoo.table``
+runs every category on every mutant for the full table). Interleaving-only mutants are the
+state machines' to catch (``property_tests``), not the example checks'.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_asyncqueue.cli import main
+
+from .mutants import MUTANTS, REPO_ROOT, TARGETS, Mutant, materialize
+
+SEED = 20261123
+
+
+def check(target: Path | str, tmp_path: Path, *options: str) -> tuple[int, dict]:
+    """Run asyncqueue-check in-process; return the exit status and the JSON report."""
+    report = tmp_path / "report.json"
+    with open(tmp_path / "out.txt", "w") as out:
+        status = main([str(target), "--suite", "examples", "--seed", str(SEED),
+                       "--report", str(report), *options], out=out)
+    return status, json.loads(report.read_text())
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_the_correct_target_passes_every_category(tmp_path, target):
+    status, report = check(REPO_ROOT / TARGETS[target], tmp_path)
+    failed = {c: r["failures"] for c, r in report["categories"].items() if r["status"] == "failed"}
+    assert failed == {}
+    assert status == 0 and report["ok"] is True
+
+
+@pytest.mark.parametrize("mutant", [m for m in MUTANTS if not m.interleaving],
+                         ids=lambda m: m.name)
+def test_each_mutant_fails_in_the_category_that_names_its_bug(tmp_path, mutant: Mutant):
+    target = materialize(mutant, tmp_path)
+    status, report = check(target, tmp_path, "--only", mutant.category)
+    verdict = report["categories"][mutant.category]
+    assert verdict["status"] == "failed", (
+        f"{mutant.name} ({mutant.bug}) passed the {mutant.category} checks")
+    assert status == 1
