@@ -233,3 +233,26 @@ def test_cancelling_a_waiting_task_also_cancels_the_timer_that_would_wake_it(run
     armed, left = run(main())
     assert armed == 1
     assert left == [], f"S4: a cancelled task's timer is still armed: {left}"
+
+
+def test_a_cancel_landing_while_a_timed_out_attempt_unwinds_wins_and_counts_once(run):
+    async def main():
+        async def slow_to_unwind():
+            try:
+                await asyncio.sleep(60.0)
+            except asyncio.CancelledError:
+                await asyncio.sleep(1.0)  # cleanup that takes a while
+                raise
+
+        async with TaskQueue(workers=1, base_delay=0.5) as queue:
+            task_id = queue.submit(slow_to_unwind, timeout=5.0, max_retries=2)
+            await asyncio.sleep(5.5)  # the timeout fired at 5; the handler unwinds until 6
+            cancelled = queue.cancel(task_id)
+            result = await queue.result(task_id)
+            await asyncio.sleep(10.0)
+            return cancelled, result, queue.stats()
+
+    cancelled, result, stats = run(main())
+    assert cancelled is True
+    assert (result.state, result.attempts) == (TaskState.CANCELLED, 1)
+    assert (stats.cancelled, stats.failed, stats.retried, stats.pending) == (1, 0, 0, 0)

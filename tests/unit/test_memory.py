@@ -139,3 +139,22 @@ def test_a_task_id_can_be_reused_once_its_result_is_gone(run):
             return (await queue.result(queue.submit(probe, 2, task_id="job"))).value
 
     assert run(main()) == 2
+
+
+def test_a_result_read_late_still_expires_on_time(run):
+    async def main():
+        async def probe(name):
+            return Payload()
+
+        async with TaskQueue(workers=1, result_ttl=10.0) as queue:
+            first = queue.submit(probe, "a")
+            value = weakref.ref((await queue.result(first)).value)
+            await asyncio.sleep(5.0)
+            await queue.result(queue.submit(probe, "b"))
+            await asyncio.sleep(1.0)
+            await queue.result(first)  # reading makes it recently used, not younger
+            await asyncio.sleep(4.5)  # t=10.5: past the first result's TTL only
+            gc.collect()
+            return value() is None
+
+    assert run(main()) is True

@@ -157,3 +157,13 @@ def test_jittered_backoff_stays_between_the_delay_and_the_cap_and_is_seeded():
         assert plain <= delay <= min(plain * 1.5, 6.0)
     for seed in range(200):
         assert 0.0 <= backoff_delay(1, 0.0, 0.0, jitter=1.0, rng=random.Random(seed)) == 0.0
+
+
+def test_retrying_never_blocks_the_event_loop(run):
+    async def main():
+        async with TaskQueue(workers=2, base_delay=0.1) as queue:
+            for _ in range(2):
+                queue.submit(failing_probe([]), max_retries=2)
+        return asyncio.get_running_loop().blocking_calls
+
+    assert run(main()) == []
