@@ -18,62 +18,12 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Final
 
-from ..adapters import Adapter, Outcome, ResultMissing
+from ..adapters import ResultMissing
 from ..probes import Gate
 from ._base import CheckFailed, Harness, check, expect_equal
-
-WAIT: Final = 60.0
-"""Virtual seconds a check waits for a task that a correct target finishes much sooner."""
+from ._waits import WAIT, outcome_within, stop_within
 
 FINAL_STATES: Final = frozenset({"completed", "failed", "cancelled"})
-
-
-async def outcome_within(queue: Adapter, task_id: Hashable, what: str, rule: str,
-                         seconds: float = WAIT) -> Outcome:
-    """Wait for a task's outcome for at most ``seconds`` virtual seconds.
-
-    Args:
-        queue: the target.
-        task_id: the task's id.
-        what: how a failure message names the task, e.g. "the task queued behind it".
-        rule: the clause the calling check asserts, e.g. "S4".
-
-    Returns:
-        The task's :class:`Outcome`.
-
-    Raises:
-        CheckFailed: it did not finish in time, or the target has no result for it.
-    """
-    __tracebackhide__ = True
-    try:
-        async with asyncio.timeout(seconds):
-            return await queue.result(task_id)
-    except TimeoutError:
-        raise CheckFailed(f"{rule}: {what} had not finished after {seconds:g} virtual s; "
-                          f"expected it to finish") from None
-    except ResultMissing as exc:
-        raise CheckFailed(f"{rule}: {what} has no result ({exc}); expected its outcome") from None
-
-
-async def stop_within(queue: Adapter, drain: bool, rule: str, seconds: float = WAIT) -> None:
-    """Stop the target, waiting at most ``seconds`` virtual seconds.
-
-    Raises:
-        CheckFailed: ``stop`` did not return in time, or raised ``CancelledError`` although
-            nothing cancelled the caller (e.g. it gathered a worker that died cancelled).
-    """
-    __tracebackhide__ = True
-    try:
-        async with asyncio.timeout(seconds):
-            await queue.stop(drain=drain)
-    except TimeoutError:
-        raise CheckFailed(f"{rule}: stop(drain={drain}) had not returned after {seconds:g} "
-                          f"virtual s; expected it to finish") from None
-    except asyncio.CancelledError:
-        if asyncio.current_task().cancelling():
-            raise
-        raise CheckFailed(f"{rule}: stop(drain={drain}) raised CancelledError though nothing "
-                          f"cancelled its caller; expected it to return") from None
 
 
 def _kinds(h: Harness, probe: str) -> list[str]:

@@ -19,7 +19,7 @@ from typing import Final
 
 from ..probes import Gate
 from ._base import CheckFailed, Harness, Skip, check, expect_equal
-from .cancellation import outcome_within, stop_within
+from ._waits import outcome_within, stop_within
 
 IDLE_HOUR: Final = 3600.0
 """Virtual seconds an empty queue is watched."""

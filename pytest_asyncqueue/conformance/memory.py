@@ -27,7 +27,7 @@ from typing import Any, Final
 from ..adapters import Adapter, Outcome, ResultMissing
 from ..probes import Gate
 from ._base import CheckFailed, Harness, check, expect_equal
-from .cancellation import WAIT, outcome_within, stop_within
+from ._waits import WAIT, outcome_within, stop_within
 
 MANY: Final = 10_000
 """Tasks in the traced-memory check (DESIGN S7)."""

@@ -8,7 +8,6 @@ import pytest
 
 from queue_core import TaskQueue, TaskState, UnknownTask
 
-from .conftest import Gate
 
 
 def test_cancelling_a_pending_task_means_it_never_starts(run):

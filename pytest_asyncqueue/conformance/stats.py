@@ -1,0 +1,493 @@
+"""Stats (DESIGN S6, oas37a point 5): counters that add up at every moment and tell the truth.
+
+``stats()`` reports pending, running, completed, failed, cancelled, retried and workers
+(under the target's own key names; a missing one is a failure that names it). After every
+loop iteration ``pending + running + completed + failed + cancelled`` equals the submits the
+queue accepted, as the harness counts them; no counter is negative; submitted, completed,
+failed, cancelled and retried never decrease, not even when cached results are evicted; each
+task is counted once, in the state its outcome and the timeline say; ``workers`` is the number
+of live worker coroutines.
+
+A :class:`_Watch` reads the counters after every loop iteration through the loop's iteration
+observer. A target whose ``get_stats`` really suspends cannot be read there; it is sampled by
+a coroutine woken after each iteration instead, at most ``_SAMPLES_PER_INSTANT`` times per
+virtual instant unless something visible happened, so the sampling never keeps the loop busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, Final, Self
+
+from ..adapters import Adapter
+from ..probes import Gate
+from ._base import CheckFailed, Harness, Skip, check, expect_equal
+from ._waits import outcomes_within
+
+__all__ = ["CHECKS"]
+
+REQUIRED: Final = ("pending", "running", "completed", "failed", "cancelled", "retried",
+                   "workers")
+PARTS: Final = ("pending", "running", "completed", "failed", "cancelled")
+GROWING: Final = ("submitted", "completed", "failed", "cancelled", "retried")
+COUNTERS: Final = REQUIRED + ("submitted", "queue_size")
+_SAMPLES_PER_INSTANT: Final = 50
+
+
+def _missing(stats: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """Fail naming the keys of ``keys`` that ``stats`` lacks (oas37a: a stats failure)."""
+    absent = [key for key in keys if key not in stats]
+    if absent:
+        raise CheckFailed(f"S6: stats() lacks the key(s) {', '.join(map(repr, absent))} (it "
+                          f"has {', '.join(map(repr, sorted(stats))) or 'none'}); expected "
+                          f"{', '.join(map(repr, REQUIRED))}")
+
+
+class _Watch:
+    """Reads a target's counters after every loop iteration and keeps the first break of S6.
+
+    Use as ``async with _Watch(h, queue) as watch:`` and submit through ``watch.submit`` so
+    that a submit still in progress is allowed to have been counted by the target or not.
+
+    Attributes:
+        broken: the first message per broken rule, "sum" (the invariant), "negative" and
+            "decrease".
+        series: for each counter, its successive distinct values.
+        samples: how many times the counters were read.
+    """
+
+    def __init__(self, h: Harness, queue: Adapter) -> None:
+        self.h = h
+        self.queue = queue
+        self.broken: dict[str, str] = {}
+        self.series: dict[str, list[int]] = {}
+        self.samples = 0
+        self._inflight = 0
+        self._previous: dict[str, Any] | None = None
+        self._remove: Callable[[], None] | None = None
+        self._sampler: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._mark: tuple[Any, ...] = ()
+        self._at_mark = 0
+
+    async def __aenter__(self) -> Self:
+        loop = self.h.loop
+        if not hasattr(loop, "observe_iterations"):
+            raise Skip("the event loop cannot report its iterations (it needs a "
+                       "VirtualClockLoop)")
+        first = await self.queue.stats()
+        _missing(first, PARTS)
+        self._judge(first)
+        if self.queue.stats_now() is None:  # get_stats really suspends: sample from a task
+            self._sampler = loop.create_task(self._sample_forever())
+            self._remove = loop.observe_iterations(self._nudge)
+        else:
+            self._remove = loop.observe_iterations(self._read)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._remove is not None:
+            self._remove()
+        if self._sampler is not None:
+            self._sampler.cancel()
+            await asyncio.gather(self._sampler, return_exceptions=True)
+        self._judge(await self.queue.stats())
+
+    async def submit(self, handler: Callable[..., Any], **options: Any) -> Hashable:
+        """Submit through the harness, marking the submit as in progress meanwhile."""
+        self._inflight += 1
+        try:
+            return await self.h.submit(self.queue, handler, **options)
+        finally:
+            self._inflight -= 1
+
+    def _read(self) -> None:
+        try:
+            stats = self.queue.stats_now()
+        except Exception as exc:  # noqa: BLE001 - out of the loop's observer it ends the run
+            self._note("sum", f"stats() raised {exc!r} at virtual t={self.h.now():g}; "
+                              f"expected the counters")
+            return
+        self._judge(stats or {})
+
+    def _nudge(self) -> None:
+        mark = (len(self.h.timeline.events), self.h.now(), self.h.submitted, self._inflight)
+        if mark != self._mark:
+            self._mark, self._at_mark = mark, 0
+        if self._at_mark < _SAMPLES_PER_INSTANT:
+            self._at_mark += 1
+            self._wake.set()
+
+    async def _sample_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                stats = await self.queue.stats()
+            except Exception as exc:  # noqa: BLE001 - any error of the target is its failure
+                self._note("sum", f"stats() raised {exc!r} at virtual t={self.h.now():g}; "
+                                  f"expected the counters")
+                return
+            self._judge(stats)
+
+    def _judge(self, stats: dict[str, Any]) -> None:
+        self.samples += 1
+        for key in COUNTERS:
+            if key in stats:
+                values = self.series.setdefault(key, [])
+                if not values or values[-1] != stats[key]:
+                    values.append(stats[key])
+        low, high = self.h.submitted, self.h.submitted + self._inflight
+        at = f"at virtual t={self.h.now():g} ({_show(stats)})"
+        total = sum(stats.get(key, 0) for key in PARTS)
+        if not low <= total <= high:
+            self._note("sum", f"pending + running + completed + failed + cancelled was {total} "
+                              f"{at}; expected {low}, the submits accepted so far")
+        elif "submitted" in stats and not low <= stats["submitted"] <= high:
+            self._note("sum", f"submitted was {stats['submitted']} {at}; expected {low}, the "
+                              f"submits accepted so far")
+        negative = [key for key in COUNTERS if stats.get(key, 0) < 0]
+        if negative:
+            self._note("negative", f"{', '.join(negative)} went negative {at}; expected "
+                                   f"counters >= 0")
+        before = self._previous
+        if before is not None:
+            fell = [f"{key} {before[key]} -> {stats[key]}" for key in GROWING
+                    if key in stats and key in before and stats[key] < before[key]]
+            if fell:
+                self._note("decrease", f"{', '.join(fell)} {at}; expected submitted, "
+                                       f"completed, failed, cancelled and retried never to "
+                                       f"decrease")
+        self._previous = stats
+
+    def _note(self, rule: str, message: str) -> None:
+        self.broken.setdefault(rule, f"S6: {message}")
+
+    def verdict(self, *rules: str) -> None:
+        """Raise :class:`CheckFailed` with the first recorded break of any of ``rules``."""
+        for rule in rules:
+            if rule in self.broken:
+                raise CheckFailed(self.broken[rule])
+
+
+def _show(stats: dict[str, Any]) -> str:
+    return " ".join(f"{key}={stats[key]}" for key in COUNTERS if key in stats)
+
+
+@dataclass(frozen=True)
+class _MixedRun:
+    """What the mixed workload left behind.
+
+    Attributes:
+        watch: the :class:`_Watch` that read the counters throughout.
+        final: the counters once every task had finished.
+        expected: how many tasks are in each state (None: status() did not know it), by
+            their status, but by the timeline for finished tasks never cancelled.
+        retries_started: retries that started, by the timeline.
+        retries_scheduled: those plus retries cancelled during their backoff.
+    """
+
+    watch: _Watch
+    final: dict[str, Any]
+    expected: dict[str | None, int]
+    retries_started: int
+    retries_scheduled: int
+
+
+async def _settled(h: Harness, queue: Adapter, ids: dict[str, Hashable],
+                   seconds: int = 600) -> dict[str, str | None]:
+    """Each task's status once none is pending or running (looking every virtual second),
+    or as it is after ``seconds`` virtual seconds."""
+    for _ in range(seconds):
+        states = {name: await queue.status(task_id) for name, task_id in ids.items()}
+        if not {"pending", "running"} & set(states.values()):
+            break
+        await asyncio.sleep(1.0)
+    await h.settle()
+    return {name: await queue.status(task_id) for name, task_id in ids.items()}
+
+
+async def _cancel(h: Harness, queue: Adapter, ids: dict[str, Hashable], name: str,
+                  accepted: dict[str, int]) -> None:
+    """Cancel probe ``name``'s task; if accepted, note the timeline's length at that moment."""
+    mark = len(h.timeline.events)
+    if await queue.cancel(ids[name]):
+        accepted[name] = mark
+
+
+async def _mixed_run(h: Harness) -> _MixedRun:
+    """Run the mixed workload on 4 workers; see :class:`_MixedRun`.
+
+    The workload runs on a fixed virtual schedule (the times below are those of a correct
+    queue) and never waits for a handler to get somewhere or for a result, so a target with
+    other bugs (lost tasks, dead workers) still runs it to the end and is judged on its
+    counters alone.
+    """
+    caps = h.capabilities
+    settings: dict[str, Any] = {"base_delay": 0.01} if "base_delay" in caps.settings else {}
+    queue = await h.make(workers=4, **settings)
+
+    def retries(r: int) -> dict[str, int]:
+        return {"max_retries": r} if "max_retries" in caps.submit_options else {}
+
+    ids: dict[str, Hashable] = {}
+    accepted: dict[str, int] = {}  # probes whose cancel() returned True: timeline length then
+    gate = Gate()
+    t0 = h.now()
+    async with _Watch(h, queue) as watch:
+        submit = watch.submit
+        # t=0..1: four tasks end together on four workers: concurrent completions.
+        for i in range(4):
+            ids[f"done{i}"] = await submit(h.probes.run_for(1.0, i, name=f"done{i}"))
+        # t=1..2: four tasks fail together, are retried once, and fail for good.
+        for i in range(4):
+            ids[f"bad{i}"] = await submit(h.probes.fail(after=1.0, name=f"bad{i}"), **retries(1))
+        # t=2: two tasks that fail once then complete, one held by a gate, and one failing
+        # at t=2.5 that is cancelled during its backoff.
+        for i in range(2):
+            ids[f"flaky{i}"] = await submit(h.probes.fail(1, then=i, after=1.0, name=f"flaky{i}"),
+                                            **retries(2))
+        ids["held"] = await submit(h.probes.wait_for(gate, name="held"))
+        ids["backing"] = await submit(h.probes.fail(after=0.5, name="backing"), **retries(3))
+        # t=0: three pending tasks cancelled at one instant.
+        for i in range(3):
+            ids[f"dropped{i}"] = await submit(h.probes.succeed(name=f"dropped{i}"))
+        for i in range(3):
+            await _cancel(h, queue, ids, f"dropped{i}", accepted)
+        # t=2.505: "backing" waits for its retry (2.5..2.51), "held" runs: cancel both.
+        await asyncio.sleep(t0 + 2.505 - h.now())
+        for name in ("backing", "held"):
+            await _cancel(h, queue, ids, name, accepted)
+        gate.open()
+        states = await _settled(h, queue, ids)
+        final = await queue.stats()
+    expected: Counter[str | None] = Counter({state: 0 for state in PARTS})
+    started = scheduled = 0
+    for name, state in states.items():
+        events = h.timeline.of(name)
+        last = events[-1].kind if events else None
+        if name not in accepted and state in ("completed", "failed") and last in ("end", "fail"):
+            state = "completed" if last == "end" else "failed"  # the timeline, not its word
+        expected[state] += 1
+        retried = max(len(h.timeline.starts(name)) - 1, 0)
+        started += retried
+        # A retry scheduled and then cancelled: the last event is a failure before the cancel.
+        scheduled += retried + (last == "fail" and events[-1].seq < accepted.get(name, -1))
+    return _MixedRun(watch, final, dict(expected), started, scheduled)
+
+
+@check("stats", "S6")
+async def stats_has_every_key(h: Harness) -> None:
+    """stats() has pending, running, completed, failed, cancelled, retried and workers."""
+    # S6 / oas37a 5: every counter is reported; a missing one is a failure naming it.
+    queue = await h.make(workers=2)
+    _missing(await queue.stats(), REQUIRED)
+
+
+@check("stats", "S6")
+async def counters_consistent_at_every_iteration(h: Harness) -> None:
+    """After every loop iteration the counters add up, none is negative, none decreased."""
+    # S6 / oas37a 5: at every observation pending + running + completed + failed + cancelled
+    # equals the accepted submits, no counter is negative, and submitted, completed, failed,
+    # cancelled and retried never decrease; under concurrent completions, failures, retries
+    # and cancellations (an unlocked read-modify-write of a counter loses counts here).
+    run = await _mixed_run(h)
+    run.watch.verdict("sum", "negative", "decrease")
+
+
+@check("stats", "S6")
+async def each_task_counted_once(h: Harness) -> None:
+    """Once all is done, each task is counted once, under the state it is in."""
+    # S6 / oas37a 5: a task is counted in exactly one of completed / failed / cancelled,
+    # exactly once (or in pending / running while unfinished). Its state is what status()
+    # says, except that a finished task we never cancelled is judged by its timeline.
+    run = await _mixed_run(h)
+    if None in run.expected:
+        raise Skip("status() no longer knew some of the tasks, so their states are unknown")
+    observed = {key: run.final.get(key) for key in PARTS}
+    expect_equal(observed, run.expected, "the counters after the mixed workload", "S6")
+
+
+@check("stats", "S6", needs=("max_retries",))
+async def retried_counts_the_retries(h: Harness) -> None:
+    """retried equals the retries the timeline shows (scheduled or started, as the shape allows)."""
+    # S6: retried counts retries; oas37a leaves open whether it rises when a retry is
+    # scheduled or when it starts (they differ for a task cancelled during its backoff).
+    run = await _mixed_run(h)
+    _missing(run.final, ("retried",))
+    readings = {"scheduled": run.retries_scheduled, "started": run.retries_started}
+    allowed = {k: v for k, v in readings.items() if k in h.capabilities.retried_counted}
+    if run.final["retried"] not in allowed.values():
+        raise CheckFailed(f"S6: retried was {run.final['retried']} after the mixed workload; "
+                          f"expected " + " or ".join(f"{v} (retries {k})"
+                                                     for k, v in allowed.items()))
+
+
+@check("stats", "S6", needs=("cancel_running",))
+async def cancelled_running_task_moves_once(h: Harness) -> None:
+    """Cancelling the running task moves it running -> cancelled, exactly once."""
+    # S6: a cancelled running task moves running -> cancelled, exactly once, and the
+    # invariant holds while its handler unwinds.
+    queue = await h.make(workers=2)
+    gate = Gate()
+    async with _Watch(h, queue) as watch:
+        task_id = await watch.submit(h.probes.wait_for(gate, name="victim"))
+        await h.settle()
+        if not h.timeline.starts("victim"):
+            raise Skip("a task submitted to an idle queue never started, so no running task "
+                       "could be cancelled (a concurrency failure)")
+        _missing(await queue.stats(), ("running", "cancelled"))
+        watch.series.clear()
+        await h.settle()
+        cancelled = await queue.cancel(task_id)
+        gate.open()  # a handler the cancel missed ends now, instead of holding the check
+        if not cancelled:
+            raise Skip("cancel() refused the running task (a cancellation failure)")
+        await outcomes_within(h, queue, [task_id], "S6")
+        await h.settle()
+    watch.verdict("sum", "decrease")
+    expect_equal({key: watch.series[key] for key in ("running", "cancelled")},
+                 {"running": [1, 0], "cancelled": [0, 1]},
+                 "successive values of running and cancelled while the running task was "
+                 "cancelled", "S6")
+
+
+def _signalling(handler: Callable[[], Awaitable[Any]], ended: asyncio.Event
+                ) -> Callable[[], Awaitable[Any]]:
+    """``handler``, setting ``ended`` as its attempt returns or raises (before the queue sees)."""
+
+    async def signalling() -> Any:
+        try:
+            return await handler()
+        finally:
+            ended.set()
+
+    return signalling
+
+
+def _lingering(handler: Callable[[], Awaitable[Any]], seconds: float
+               ) -> Callable[[], Awaitable[Any]]:
+    """``handler``, cleaning up for ``seconds`` virtual s when cancelled before it re-raises."""
+
+    async def lingering() -> Any:
+        try:
+            return await handler()
+        except asyncio.CancelledError:
+            await asyncio.sleep(seconds)
+            raise
+
+    return lingering
+
+
+@check("stats", "S6", needs=("cancel_running",))
+async def cancel_at_attempt_boundaries_counted_once(h: Harness) -> None:
+    """Cancels landing just as an attempt returns, fails or times out count the task once."""
+    # S6: however a cancel lands (one to three loop iterations after the handler returned
+    # or raised: before its worker resumed, or after it scheduled the retry; or while a
+    # timed-out handler unwinds) the task is counted once, the counters adding up throughout.
+    caps = h.capabilities
+    settings: dict[str, Any] = {"base_delay": 1.0} if "base_delay" in caps.settings else {}
+    queue = await h.make(workers=1, **settings)
+    retry = {"max_retries": 1} if "max_retries" in caps.submit_options else {}
+    ids: dict[str, Hashable] = {}
+    async with _Watch(h, queue) as watch:
+        for lag in (1, 2, 3):
+            for kind in ("ends", "fails"):
+                name, ended = f"{kind}-then-cancel+{lag}", asyncio.Event()
+                probe = (h.probes.succeed(name=name) if kind == "ends"
+                         else h.probes.fail(times=1, name=name))
+                ids[name] = await watch.submit(_signalling(probe, ended), **retry)
+                try:
+                    async with asyncio.timeout(60.0):
+                        await ended.wait()
+                except TimeoutError:
+                    continue  # never ran: nothing to race (a concurrency failure)
+                for _ in range(lag - 1):
+                    await asyncio.sleep(0)
+                await queue.cancel(ids[name])
+                await _settled(h, queue, {name: ids[name]}, seconds=10)
+        if "timeout" in caps.submit_options:  # cancelled at 1.25 s, unwinding 1..1.5 s
+            name = "timed-out-then-cancel"
+            ids[name] = await watch.submit(_lingering(h.probes.run_for(10.0, name=name), 0.5),
+                                           timeout=1.0)
+            await asyncio.sleep(1.25)
+            await queue.cancel(ids[name])
+        states = await _settled(h, queue, ids)
+        final = await queue.stats()
+    watch.verdict("sum", "negative", "decrease")
+    if not {"pending", "running"} & set(states.values()):
+        expect_equal({key: final.get(key) for key in ("pending", "running")},
+                     {"pending": 0, "running": 0},
+                     "pending and running once every task of the workload had finished", "S6")
+
+
+@check("stats", "S6")
+async def workers_counts_live_workers(h: Harness) -> None:
+    """stats()['workers'] counts the live workers: 3 while busy, none left after stop()."""
+    # S6, not S2: the rule asserted is that the `workers` counter tells the truth. How many
+    # workers must exist is S2 and is judged on the timeline in `concurrency`; here the
+    # counter is held to what can be seen: at least the handlers running at once, at most the
+    # queue's live asyncio tasks (so 0 once stop() has ended them all).
+    others = asyncio.all_tasks()
+    queue = await h.make(workers=3)
+    _missing(await queue.stats(), ("workers",))
+    gate = Gate()
+    for i in range(3):
+        await h.submit(queue, h.probes.wait_for(gate, name=f"busy{i}"))
+    await h.settle()
+
+    def live() -> int:
+        return sum(1 for t in asyncio.all_tasks() if t not in others and not t.done())
+
+    running = len(h.timeline.starts()) - sum(e.kind != "start" for e in h.timeline.events)
+    workers, tasks = (await queue.stats())["workers"], live()
+    if not running <= workers <= tasks:
+        raise CheckFailed(f"S6: stats()['workers'] was {workers} while {running} handlers ran "
+                          f"at once on {tasks} live asyncio tasks of the queue (workers=3); "
+                          f"expected the number of live worker coroutines")
+    gate.open()
+    try:
+        async with asyncio.timeout(60.0):
+            await queue.stop(drain=True)
+    except TimeoutError:
+        raise Skip("stop() did not return within 60 virtual seconds (a lifecycle "
+                   "failure), so the count after stop cannot be judged") from None
+    await h.settle()
+    workers, tasks = (await queue.stats())["workers"], live()
+    if workers > tasks:
+        raise CheckFailed(f"S6: after stop() stats()['workers'] was {workers} while {tasks} "
+                          f"asyncio tasks of the queue were alive; expected the number of "
+                          f"live worker coroutines")
+
+
+@check("stats", "S6")
+async def counters_survive_result_eviction(h: Harness) -> None:
+    """Evicted and expired results lower no counter: the counters still add up afterwards."""
+    # oas37a 5: counters are cumulative; evicting a cached result does not lower them.
+    # Tasks finish one by one (successes, then failures) on one worker, so a counter
+    # computed from the result cache is seen going down, and is short at the end.
+    caps = h.capabilities
+    settings: dict[str, Any] = {k: v for k, v in (("max_results", 1), ("result_ttl", 1.0))
+                                if k in caps.settings}
+    if not settings:
+        raise Skip("target has no max_results or result_ttl setting")
+    queue = await h.make(workers=1, **settings)
+    retry = {"max_retries": 0} if "max_retries" in caps.submit_options else {}
+    async with _Watch(h, queue) as watch:
+        for i in range(3):
+            await watch.submit(h.probes.run_for(1.0, i, name=f"kept{i}"))
+        for i in range(2):
+            await watch.submit(h.probes.fail(after=1.0, name=f"lost{i}"), **retry)
+        await queue.cancel(await watch.submit(h.probes.succeed(name="dropped")))
+        await asyncio.sleep(10.0)  # all finish by t=5; results are evicted and expire by t=6
+        await h.settle()
+    watch.verdict("sum", "decrease")
+
+
+CHECKS = [stats_has_every_key, counters_consistent_at_every_iteration, each_task_counted_once,
+          retried_counts_the_retries, cancelled_running_task_moves_once,
+          cancel_at_attempt_boundaries_counted_once,
+          workers_counts_live_workers, counters_survive_result_eviction]
