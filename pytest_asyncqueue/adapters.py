@@ -15,8 +15,11 @@ factory's :class:`Capabilities` say beforehand what the target accepts, read fro
 signatures of its public methods only, and which readings of the shape's open points the
 checks must accept.
 
-A user's own queue of another shape needs one class with the methods of :class:`Adapter` and
-a factory; see the README, "Check your own queue".
+A queue of another shape needs one adapter class: the methods of :class:`Adapter`, a
+``capabilities_of(queue_class)`` classmethod, ``__init__(queue_class, settings)`` and an
+``adapts`` attribute naming the queue class. ``asyncqueue-check file.py:MyAdapter`` (or a file
+holding such a class) then drives that queue; see the README, "Check your own queue", and
+``examples/tiny_pool.py``.
 """
 
 from __future__ import annotations
@@ -489,6 +492,10 @@ def _classes(module: Any) -> list[str]:
 
 
 def _find_queue_class(module: Any, where: str) -> type:
+    adapters = [getattr(module, n) for n in _classes(module)
+                if isinstance(getattr(getattr(module, n), "adapts", None), type)]
+    if adapters:
+        return adapters[0]
     candidates = []
     for name in _classes(module):
         cls = getattr(module, name)
@@ -508,10 +515,19 @@ def _find_queue_class(module: Any, where: str) -> type:
 def make_factory(spec: str, shape: str | None = None) -> TargetFactory:
     """Load the target named by ``spec`` and wrap it in the adapter of ``shape`` (or detect it).
 
+    If ``spec`` names an adapter class (one with an ``adapts`` attribute), that adapter
+    drives the queue class it names.
+
     Raises:
         LoadError: as :func:`load_target`, or an unknown ``shape``.
     """
     cls = load_target(spec)
+    adapted = getattr(cls, "adapts", None)
+    if isinstance(adapted, type):  # a user's adapter class, naming the queue class it drives
+        if shape is not None:
+            raise LoadError(f"{spec!r} is an adapter (it adapts {adapted.__qualname__}); "
+                            f"drop --shape={shape!r}")
+        return TargetFactory(adapted, cls)
     if shape is None:
         shape = detect_shape(cls)
     elif shape not in SHAPES:
