@@ -22,7 +22,7 @@ import contextlib
 import inspect
 import math
 import random
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, NamedTuple
 
@@ -31,7 +31,8 @@ from ._ready import ReadyTasks
 from ._results import ResultCache
 from ._retry import backoff_delay
 from ._task import (
-    CANCEL, CANCELLED, COMPLETED, FAILED, PENDING, RUNNING, TIMEOUT, Task, TaskResult, TaskState,
+    CANCEL, CANCELLED, COMPLETED, FAILED, PENDING, RUNNING, SELF_CANCEL, TIMEOUT, Task, TaskResult,
+    TaskState,
 )
 
 __all__ = ["DeadLetter", "QueueStats", "TaskQueue"]
@@ -60,7 +61,7 @@ class QueueStats:
 
 
 class DeadLetter(NamedTuple):
-    """A FAILED task, kept (up to ``max_dead_letters``) so that it can be requeued."""
+    """A FAILED task whose result is still kept, so that it can be requeued."""
 
     task_id: Any
     handler: Callable[..., Awaitable[Any]]
@@ -88,7 +89,6 @@ class TaskQueue:
         non_retryable: exception types that fail a task at once, without retries.
         max_results: how many finished tasks' results are kept (LRU).
         result_ttl: how long a result is kept, in loop seconds; None keeps it until evicted.
-        max_dead_letters: how many FAILED tasks are kept for ``requeue`` (0 keeps none).
         seed: seeds the jitter's random source, for reproducible runs.
     """
 
@@ -103,7 +103,6 @@ class TaskQueue:
         non_retryable: tuple[type[BaseException], ...] = (),
         max_results: int = 1000,
         result_ttl: float | None = 300.0,
-        max_dead_letters: int = 1000,
         seed: int | None = None,
     ) -> None:
         _check_int("workers", workers, 1, "the number of concurrent handlers, e.g. TaskQueue(workers=4)")
@@ -122,7 +121,6 @@ class TaskQueue:
         _check_int("max_results", max_results, 1, "how many finished results to keep")
         if result_ttl is not None:
             _check_number("result_ttl", result_ttl, positive=True)
-        _check_int("max_dead_letters", max_dead_letters, 0, "0 to keep none")
         self._workers_wanted = workers
         self._max_pending = max_pending
         self._base_delay = base_delay
@@ -131,8 +129,6 @@ class TaskQueue:
         self._rng = random.Random(seed)
         self._non_retryable = non_retryable
         self._results = ResultCache(max_results, result_ttl)
-        self._dead: OrderedDict[Any, DeadLetter] = OrderedDict()
-        self._max_dead = max_dead_letters
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = ReadyTasks()
         self._tasks: dict[Any, Task] = {}  # every unfinished task: pending or running
@@ -172,6 +168,9 @@ class TaskQueue:
         the queue is left afterwards. Idempotent; a later ``drain=False`` call cancels what a
         draining one is still waiting for.
         """
+        if asyncio.current_task() in self._worker_tasks:
+            raise RuntimeError(f"shutdown() awaited by a handler of {self!r} would wait for its "
+                               f"own worker; call asyncio.create_task(queue.shutdown()) there")
         if not drain:
             self._closed = True
             self._halt()
@@ -227,7 +226,7 @@ class TaskQueue:
             _check_int("priority", priority, None, "an int; higher runs first")
         if max_retries.__class__ is not int or max_retries < 0:
             _check_int("max_retries", max_retries, 0, "0 for a single attempt")
-        if delay:
+        if delay.__class__ is not float or delay:
             _check_number("delay", delay)
         if timeout is not None:
             _check_number("timeout", timeout, positive=True)
@@ -332,7 +331,11 @@ class TaskQueue:
         if task.state is RUNNING:
             if task.cancel_reason is None:
                 task.handle.cancel()
-            task.cancel_reason = CANCEL
+                if task.handle is asyncio.current_task():  # the handler cancels itself
+                    task.cancel_reason = SELF_CANCEL
+                    return True
+            if task.cancel_reason is not SELF_CANCEL:
+                task.cancel_reason = CANCEL
             return True
         timer = task.handle
         self._finish(task, CANCELLED, None, None)
@@ -345,8 +348,13 @@ class TaskQueue:
     # Dead letters
 
     def dead_letters(self) -> list[DeadLetter]:
-        """Return the FAILED tasks kept for requeueing, oldest first."""
-        return list(self._dead.values())
+        """Return the FAILED tasks whose results are still kept, least recently used first.
+
+        A failed task keeps its handler and arguments for as long as its result is kept
+        (``max_results``, ``result_ttl``), and not a moment longer (S7).
+        """
+        return [DeadLetter(t.task_id, t.handler, t.args, t.priority, t.max_retries, t.timeout,
+                           t.outcome) for t in self._results.records() if t.state is FAILED]
 
     def requeue(self, task_id: Any, *, priority: int | None = None) -> Any:
         """Submit a dead-lettered task again under its id, with fresh attempts.
@@ -355,20 +363,18 @@ class TaskQueue:
             UnknownTask: ``task_id`` is not among ``dead_letters()``.
             QueueClosed, QueueFull: as ``submit()``.
         """
-        letter = self._dead.get(task_id)
-        if letter is None:
+        dead = self._results.get(task_id, self._loop.time() if self._loop else 0.0)
+        if dead is None or dead.state is not FAILED:
             raise UnknownTask(f"task {task_id!r} is not a dead letter; "
                               f"see dead_letters() for the ones that can be requeued")
-        cached = self._results.pop(task_id)  # frees the id for the new submission
+        self._results.pop(task_id)  # frees the id for the new submission
         try:
-            self.submit(letter.handler, *letter.args, task_id=task_id,
-                        priority=letter.priority if priority is None else priority,
-                            max_retries=letter.max_retries, timeout=letter.timeout)
+            self.submit(dead.handler, *dead.args, task_id=task_id,
+                        priority=dead.priority if priority is None else priority,
+                        max_retries=dead.max_retries, timeout=dead.timeout)
         except BaseException:
-            if cached is not None:
-                self._results.put(cached, self._loop)
+            self._results.restore(dead)
             raise
-        del self._dead[task_id]
         return task_id
 
     # Workers
@@ -401,11 +407,11 @@ class TaskQueue:
                     self._end_attempt(task, reason, None)
                 except Exception as exc:
                     if task.cancel_reason is not None:  # handler turned our cancel into exc
-                        me.uncancel()
+                        await self._undo_cancel(task, me)
                     self._end_attempt(task, task.cancel_reason, exc)
                 else:
                     if task.cancel_reason is not None:  # handler swallowed our cancel
-                        me.uncancel()
+                        await self._undo_cancel(task, me)
                         self._end_attempt(task, task.cancel_reason, None)
                     else:
                         self._running -= 1
@@ -441,8 +447,18 @@ class TaskQueue:
                         self._wake_one()
                     raise
 
+    @staticmethod
+    async def _undo_cancel(task: Task, me: asyncio.Task) -> None:
+        """Take back the cancellation sent to the worker for an attempt that did not unwind."""
+        if task.cancel_reason is SELF_CANCEL:
+            # A handler that cancelled itself and never awaited again left the cancellation
+            # pending on its worker: let it land here, at a checkpoint of our own.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(0)
+        me.uncancel()
+
     def _end_attempt(self, task: Task, reason: str | None, exc: Exception | None) -> None:
-        if reason is CANCEL:
+        if reason is CANCEL or reason is SELF_CANCEL:
             self._finish(task, CANCELLED, None, None)
             return
         if reason is TIMEOUT:
@@ -482,13 +498,7 @@ class TaskQueue:
             self._cancelled += 1
         else:
             self._failed += 1
-            error = error.with_traceback(None)  # frames would keep arguments alive (S7)
-            if self._max_dead:
-                self._dead[task.task_id] = DeadLetter(
-                    task.task_id, task.handler, task.args, task.priority,
-                    task.max_retries, task.timeout, error)
-                if len(self._dead) > self._max_dead:
-                    self._dead.popitem(last=False)
+            _drop_tracebacks(error)  # their frames would keep arguments alive (S7)
         del self._tasks[task.task_id]
         loop = self._loop
         task.outcome = value if state is COMPLETED else error
@@ -496,7 +506,7 @@ class TaskQueue:
         waiter = task.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(task.result())
-        task.release()
+        task.release(keep_call=state is FAILED)  # a dead letter can be requeued
         self._results.put(task, loop)
         if self._closed and not self._tasks:
             self._wake_all()
@@ -540,6 +550,17 @@ class TaskQueue:
             "started" if self._started else "new")
         return (f"<TaskQueue {state} workers={live} "
                 f"pending={len(self._tasks) - self._running} running={self._running}>")
+
+
+def _drop_tracebacks(error: BaseException) -> None:
+    """Clear the tracebacks of ``error`` and of every exception chained to it."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        error.__traceback__ = None
+        if error.__cause__ is not None:
+            _drop_tracebacks(error.__cause__)
+        error = error.__context__
 
 
 def _check_handler(handler: object) -> None:

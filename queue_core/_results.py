@@ -56,6 +56,14 @@ class ResultCache:
         self._records.move_to_end(task_id)
         return task
 
+    def records(self) -> list[Task]:
+        """The records kept, least recently used first."""
+        return list(self._records.values())
+
+    def restore(self, task: Task) -> None:
+        """Put back a record that ``pop`` took out; it still expires when it would have."""
+        self._records[task.task_id] = task
+
     def pop(self, task_id: Any) -> Task | None:
         """Remove and return the record of ``task_id``, if kept."""
         return self._records.pop(task_id, None)

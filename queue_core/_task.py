@@ -26,6 +26,7 @@ CANCELLED = TaskState.CANCELLED
 
 # Why a running attempt is being cancelled (Task.cancel_reason).
 CANCEL = "cancel"
+SELF_CANCEL = "self-cancel"  # the handler cancelled its own task: maybe not delivered yet
 TIMEOUT = "timeout"
 
 
@@ -88,10 +89,13 @@ class Task:
         self.cancel_reason = None
         self.waiter = None
 
-    def release(self) -> None:
-        """Drop the references to user objects but the outcome, so a finished task keeps
-        nothing else alive (S7)."""
-        self.handler = self.args = self.handle = self.waiter = None
+    def release(self, keep_call: bool = False) -> None:
+        """Drop the references to user objects but the outcome (and the handler and its
+        arguments with ``keep_call``, for a dead letter), so a finished task keeps nothing
+        else alive (S7)."""
+        if not keep_call:
+            self.handler = self.args = None
+        self.handle = self.waiter = None
 
     def result(self) -> TaskResult:
         """The :class:`TaskResult` of this finished task."""

@@ -255,3 +255,56 @@ def test_a_cancel_landing_while_a_timed_out_attempt_unwinds_wins_and_counts_once
     assert cancelled is True
     assert (result.state, result.attempts) == (TaskState.CANCELLED, 1)
     assert (stats.cancelled, stats.failed, stats.retried, stats.pending) == (1, 0, 0, 0)
+
+
+@pytest.mark.parametrize("then", ["return", "raise", "await"])
+def test_a_handler_that_cancels_its_own_task_ends_cancelled_and_its_worker_lives(run, then):
+    async def main():
+        queue = TaskQueue(workers=1)
+        seen = []
+
+        async def self_cancelling():
+            seen.append(queue.cancel(own_id))
+            if then == "raise":
+                raise ValueError("after cancelling myself")
+            if then == "await":
+                try:
+                    await asyncio.sleep(3600.0)
+                except asyncio.CancelledError:
+                    seen.append("CancelledError")
+                    raise
+            return "ignored"
+
+        async def later():
+            await asyncio.sleep(1.0)
+            return "later"
+
+        async with queue:
+            own_id = queue.submit(self_cancelling)
+            result = await queue.result(own_id)
+            follow = await queue.result(queue.submit(later))
+            stats = queue.stats()
+        return seen, result.state, follow.value, stats
+
+    seen, state, follow, stats = run(main())
+    assert seen == ([True, "CancelledError"] if then == "await" else [True])
+    assert (state, follow) == (TaskState.CANCELLED, "later")
+    assert (stats.cancelled, stats.completed, stats.workers) == (1, 1, 1)
+
+
+def test_awaiting_shutdown_inside_a_handler_is_refused_with_what_to_do(run):
+    async def main():
+        queue = TaskQueue(workers=2)
+
+        async def stopper():
+            with pytest.raises(RuntimeError, match=r"would wait for its own worker; call "
+                                                   r"asyncio.create_task\(queue.shutdown\(\)\)"):
+                await queue.shutdown()
+            asyncio.get_running_loop().create_task(queue.shutdown(drain=False))
+            return "asked"
+
+        async with queue:
+            task_id = queue.submit(stopper)
+            return (await queue.result(task_id)).value, queue.stats().workers
+
+    assert run(main()) == ("asked", 0)

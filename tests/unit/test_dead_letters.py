@@ -34,22 +34,26 @@ def test_a_failed_task_becomes_a_dead_letter_and_can_be_requeued(run):
     assert (stats.submitted, stats.failed, stats.completed) == (2, 1, 1)
 
 
-def test_dead_letters_are_bounded_and_requeue_refuses_other_ids(run):
+def test_dead_letters_live_as_long_as_their_results_and_requeue_refuses_other_ids(run):
     async def main():
         async def boom():
             raise RuntimeError("boom")
 
-        async with TaskQueue(workers=1, max_dead_letters=2) as queue:
-            ids = [queue.submit(boom) for _ in range(4)]
-            for task_id in ids:
-                await queue.result(task_id)
+        async def fine():
+            return "fine"
+
+        async with TaskQueue(workers=1, max_results=2) as queue:
+            ids = [queue.submit(boom) for _ in range(3)] + [queue.submit(fine)]
+            await queue.result(ids[-1])  # one worker: all four are done, two results kept
             kept = [d.task_id for d in queue.dead_letters()]
             with pytest.raises(UnknownTask, match=r"is not a dead letter; see dead_letters\(\)"):
-                queue.requeue(ids[0])
+                queue.requeue(ids[1])  # its result was evicted: its handler is gone too
+            with pytest.raises(UnknownTask, match="is not a dead letter"):
+                queue.requeue(ids[3])  # completed, not failed
         with pytest.raises(QueueClosed):
-            queue.requeue(ids[3])
+            queue.requeue(ids[2])
         return ids, kept, [d.task_id for d in queue.dead_letters()]
 
     ids, kept, still = run(main())
-    assert kept == ids[2:]
-    assert still == ids[2:]  # a refused requeue loses nothing
+    assert kept == [ids[2]]
+    assert still == [ids[2]]  # a refused requeue loses nothing

@@ -175,3 +175,27 @@ def test_rapid_submit_cancel_cycles_keep_the_stats_exact_and_the_queue_small(run
     assert (stats.submitted, stats.cancelled, stats.completed) == (10_000, 9_000, 1_000)
     assert all(r.state is TaskState.COMPLETED for r in results)
     assert held < 2_000  # cancelled entries were compacted away, not kept by the thousand
+
+
+@pytest.mark.parametrize("delay", [None, False, "", []])
+def test_a_falsy_delay_of_the_wrong_type_is_refused_too(run, delay):
+    async def main():
+        with pytest.raises(TypeError, match=r"delay=.* must be a number of loop seconds"):
+            TaskQueue().submit(probe, delay=delay)
+
+    run(main())
+
+
+def test_a_failure_keeps_no_chained_traceback_alive(run):
+    async def main():
+        async def boom(payload):
+            try:
+                raise KeyError("inner")
+            except KeyError as inner:
+                raise RuntimeError("outer") from inner
+
+        async with TaskQueue(workers=1) as queue:
+            return (await queue.result(queue.submit(boom, object()))).error
+
+    error = run(main())
+    assert error.__traceback__ is None and error.__cause__.__traceback__ is None

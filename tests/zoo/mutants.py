@@ -101,9 +101,8 @@ _OAS = "examples/oas37a_queue.py"
 
 # Snippets of queue_core/_queue.py used by more than one mutant.
 _QC_CANCEL_RUNNING = _lines(
-    "            if task.cancel_reason is None:",
-    "                task.handle.cancel()",
-    "            task.cancel_reason = CANCEL",
+    "            if task.cancel_reason is not SELF_CANCEL:",
+    "                task.cancel_reason = CANCEL",
 )
 _QC_AWAIT_HANDLER = "                    value = await task.handler(*task.args)"
 _QC_GIVE_UP = "        if task.attempts > task.max_retries or isinstance(exc, self._non_retryable):"
@@ -192,8 +191,12 @@ QUEUE_CORE_MUTANTS: Final = [
         "starts and runs its handler, and only then ends CANCELLED"),
     Mutant(
         "qc_running_cancel_not_propagated", "cancellation", "queue_core", _QC,
-        _QC_CANCEL_RUNNING,
-        "            task.cancel_reason = CANCEL  # the running handler is never cancelled",
+        _lines("            if task.cancel_reason is None:",
+               "                task.handle.cancel()",
+               "                if task.handle is asyncio.current_task():"),
+        _lines("            if task.cancel_reason is None:",
+               "                pass  # the running handler is never cancelled",
+               "                if task.handle is asyncio.current_task():"),
         "cancel() of a running task never cancels the handler: it runs to its end (or "
         "forever, if it waits on a gate) and is marked CANCELLED only then"),
     Mutant(
@@ -289,11 +292,9 @@ QUEUE_CORE_MUTANTS: Final = [
         "qc_cancel_racing_timeout_counted_twice", "stats", "queue_core", _QC,
         _QC_CANCEL_RUNNING,
         _lines(
-            "            if task.cancel_reason is None:",
-            "                task.handle.cancel()",
-            "            elif task.cancel_reason is TIMEOUT:  # already unwinding: count it now",
+            "            if task.cancel_reason is TIMEOUT:  # already unwinding: count it now",
             "                self._cancelled += 1",
-            "            task.cancel_reason = CANCEL"),
+            _QC_CANCEL_RUNNING),
         "a cancel() that lands after a timeout fired but before the handler unwound counts "
         "the task as cancelled twice (only in that one-iteration window)",
         interleaving=True),
@@ -301,8 +302,7 @@ QUEUE_CORE_MUTANTS: Final = [
         "qc_cancel_racing_timeout_lost", "cancellation", "queue_core", _QC,
         _QC_CANCEL_RUNNING,
         _lines(
-            "            if task.cancel_reason is None:",
-            "                task.handle.cancel()",
+            "            if task.cancel_reason is None:  # a timed-out attempt stays TIMEOUT",
             "                task.cancel_reason = CANCEL"),
         "a cancel() that lands after a timeout fired but before the handler unwound is "
         "dropped: it returns True, yet the timed-out attempt is retried (its retry timer is "
