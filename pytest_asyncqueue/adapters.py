@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -269,7 +270,7 @@ class QueueCoreAdapter(_BaseAdapter):
             drain_choice="drain" in _keywords(target.shutdown),
             full_errors=(_imported(target, "QueueFull"),),
             closed_errors=(_imported(target, "QueueClosed"),),
-            extras=frozenset({"cancel_running", "pending_cancel_stats"}),
+            extras=frozenset({"cancel_running"}),
         )
 
     async def start(self) -> None:
@@ -412,7 +413,9 @@ def _imported(cls: type, name: str) -> type[BaseException]:
     found = getattr(sys.modules.get(package), name, None)
     if isinstance(found, type) and issubclass(found, BaseException):
         return found
-    return RuntimeError if name == "QueueClosed" else Exception
+    import asyncio
+
+    return RuntimeError if name == "QueueClosed" else asyncio.QueueFull
 
 
 def detect_shape(cls: type) -> str:
@@ -468,10 +471,11 @@ def _load_path(path: Path) -> Any:
     if not init.is_file():
         raise LoadError(f"no file {str(init)!r}; pass an existing .py file, a package folder "
                         f"or an importable module name")
-    name = f"_asyncqueue_target_{abs(hash(str(init.resolve()))):x}"
+    digest = hashlib.sha1(str(init.resolve()).encode()).hexdigest()[:16]
+    name = f"_asyncqueue_target_{digest}"  # the same in every process, for forked runners
     if name in sys.modules:
         return sys.modules[name]
-    folder = str((path.parent if path.is_dir() else path.parent).resolve())
+    folder = str(path.parent.resolve())
     if folder not in sys.path:
         sys.path.append(folder)
     spec = importlib.util.spec_from_file_location(

@@ -75,6 +75,10 @@ class Timeline:
         """The events of one probe, optionally of one kind."""
         return [e for e in self.events if e.probe == probe and (kind is None or e.kind == kind)]
 
+    def kinds(self, probe: str) -> list[str]:
+        """The kinds of one probe's events, in order, e.g. ``["start", "fail", "start", "end"]``."""
+        return [e.kind for e in self.events if e.probe == probe]
+
     def starts(self, probe: str | None = None) -> list[Event]:
         """Attempt starts, of one probe or of all."""
         return [e for e in self.events

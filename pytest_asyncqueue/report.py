@@ -10,11 +10,17 @@ The JSON (schema ``asyncqueue-report/1``)::
                                  "message": "S3: waits were ...; expected ...",
                                  "seed": 1234}]},
        "durability": {"status": "skipped", "passed": 0, "failed": 0, "skipped": 3,
-                      "failures": [], "reason": "target has no durable store"}}}
+                      "failures": [], "reason": "target has no durable store"}},
+     "bench": [{"workload": "noop", "tasks": 10000, "workers": 8, "tasks_per_s": 310000,
+                "baseline_tasks_per_s": 1000000, "ratio": 0.31, "p50_us": 9.8, "p99_us": 22.1,
+                "bytes_per_pending": 213.2}]}
 
 A category's status is ``failed`` if any of its checks failed, ``skipped`` if all were
 skipped, else ``passed``; ``reason`` is there exactly when the status is ``skipped``. ``ok`` is
-true when no category failed.
+true when no category failed. ``bench`` is there only when benchmarks ran
+(``asyncqueue-check --bench``): one object per row with the keys of
+:data:`pytest_asyncqueue.bench.REPORT_KEYS`, the figures null and a ``note`` saying why when
+the row could not be measured; it never changes ``ok``.
 
 The terminal form is one line per category (``ordering ......... passed 6/6``, the count
 being checks passed of checks run or skipped), then each failure with its message and the
@@ -29,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from .bench import REPORT_KEYS as _BENCH_KEYS
 from .conformance import CATEGORIES
 from .runner import STATUSES, CheckResult
 
@@ -80,7 +87,8 @@ def summarize(results: Iterable[CheckResult]) -> dict[str, Any]:
 
 
 def build_report(target: str, shape: str, seed: int, results: Iterable[CheckResult],
-                 categories: Sequence[str] | None = None) -> dict[str, Any]:
+                 categories: Sequence[str] | None = None,
+                 bench: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """The JSON report (a dict) of one run.
 
     Args:
@@ -90,6 +98,7 @@ def build_report(target: str, shape: str, seed: int, results: Iterable[CheckResu
         results: every check's result.
         categories: the categories to list, in this order; by default those of ``results``
             in report order. A listed category without results is "skipped" (no checks).
+        bench: the benchmark rows (``BenchRow.entry()``); None leaves ``bench`` out.
     """
     by_category: dict[str, list[CheckResult]] = {}
     for result in results:
@@ -98,7 +107,7 @@ def build_report(target: str, shape: str, seed: int, results: Iterable[CheckResu
         categories = [c for c in CATEGORIES if c in by_category]
         categories += [c for c in by_category if c not in categories]
     entries = {c: summarize(by_category.get(c, ())) for c in categories}
-    return {
+    report = {
         "schema": SCHEMA,
         "target": target,
         "shape": shape,
@@ -106,6 +115,9 @@ def build_report(target: str, shape: str, seed: int, results: Iterable[CheckResu
         "seed": seed,
         "categories": entries,
     }
+    if bench is not None:
+        report["bench"] = [dict(row) for row in bench]
+    return report
 
 
 def write_report(report: Mapping[str, Any], path: str | Path) -> Path:
@@ -125,7 +137,7 @@ def validate_report(report: Any) -> None:
     problems: list[str] = []
     if not isinstance(report, dict):
         raise ValueError(f"the report is a {type(report).__name__}, not a JSON object")
-    _keys(report, _TOP_KEYS, set(), "the report", problems)
+    _keys(report, _TOP_KEYS, {"bench"}, "the report", problems)
     if report.get("schema") != SCHEMA:
         problems.append(f"schema is {report.get('schema')!r}; expected {SCHEMA!r}")
     for key in ("target", "shape"):
@@ -138,6 +150,8 @@ def validate_report(report: Any) -> None:
         categories = {}
     for name, entry in categories.items():
         _validate_category(name, entry, problems)
+    if "bench" in report:
+        _validate_bench(report["bench"], problems)
     failed = any(isinstance(e, dict) and e.get("status") == "failed"
                  for e in categories.values())
     if "ok" in report and report["ok"] is not (not failed):
@@ -188,6 +202,29 @@ def _validate_category(name: str, entry: Any, problems: list[str]) -> None:
         _integer(failure, "seed", at, problems)
 
 
+def _validate_bench(rows: Any, problems: list[str]) -> None:
+    if not isinstance(rows, list):
+        problems.append(f"bench is {rows!r}; expected a list")
+        return
+    for i, row in enumerate(rows):
+        at = f"bench[{i}]"
+        if not isinstance(row, dict):
+            problems.append(f"{at} is {row!r}; expected an object")
+            continue
+        _keys(row, set(_BENCH_KEYS), {"note"}, at, problems)
+        if not isinstance(row.get("workload"), str):
+            problems.append(f"{at}.workload is {row.get('workload')!r}; expected a string")
+        for key in ("tasks", "workers"):
+            _integer(row, key, at, problems, minimum=1)
+        for key in _BENCH_KEYS[3:]:
+            value = row.get(key)
+            if key in row and value is not None and (
+                    isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+                problems.append(f"{at}.{key} is {value!r}; expected a number >= 0 or null")
+        if any(row.get(key) is None for key in _BENCH_KEYS[3:]) and not row.get("note"):
+            problems.append(f"{at} has a null figure but no note saying why")
+
+
 def _keys(obj: dict[str, Any], required: set[str], optional: set[str], where: str,
           problems: list[str]) -> None:
     missing = sorted(required - set(obj))
@@ -225,8 +262,14 @@ def category_line(category: str, entry: Mapping[str, Any]) -> str:
 
 
 def replay_command(target: str, shape: str, category: str, seed: int) -> str:
-    """The shell command that runs one category again with the same seed."""
-    return shlex.join(["asyncqueue-check", target, "--shape", shape, "--suite", "examples",
+    """The shell command that runs one category again with the same seed.
+
+    ``--shape`` is named only for a built-in shape: a user's adapter is its own shape.
+    """
+    from .adapters import SHAPES
+
+    shape_option = ["--shape", shape] if shape in SHAPES else []
+    return shlex.join(["asyncqueue-check", target, *shape_option, "--suite", "examples",
                        "--only", category, "--seed", str(seed)])
 
 

@@ -26,3 +26,18 @@ def test_queue_core_imports_only_the_standard_library():
             text = source.read()
         for banned in ("import pytest", "import hypothesis", "pytest_asyncqueue"):
             assert banned not in text, f"{name} mentions {banned!r}"
+
+
+def test_the_distribution_ships_every_subpackage():
+    import tomllib
+    from pathlib import Path
+
+    from setuptools import find_packages
+
+    root = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    include = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    shipped = set(find_packages(root, include=include))
+    on_disk = {str(p.parent.relative_to(root)).replace("/", ".")
+               for top in ("queue_core", "pytest_asyncqueue") for p in root.glob(f"{top}/**/__init__.py")}
+    assert on_disk <= shipped, f"not shipped: {sorted(on_disk - shipped)}"

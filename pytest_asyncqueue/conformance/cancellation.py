@@ -26,10 +26,6 @@ from ._waits import WAIT, outcome_within, stop_within
 FINAL_STATES: Final = frozenset({"completed", "failed", "cancelled"})
 
 
-def _kinds(h: Harness, probe: str) -> list[str]:
-    return [e.kind for e in h.timeline.of(probe)]
-
-
 @check("cancellation", "S4")
 async def cancel_queued_task_never_starts(h: Harness) -> None:
     """A queued task cancelled behind a busy worker answers True, never starts, ends CANCELLED."""
@@ -46,7 +42,7 @@ async def cancel_queued_task_never_starts(h: Harness) -> None:
     gate.open()
     await outcome_within(queue, after, "the task queued behind the cancelled one", "S4")
     await stop_within(queue, True, "S4")
-    expect_equal(_kinds(h, "victim"), [], "the timeline of the cancelled queued task", "S4")
+    expect_equal(h.timeline.kinds("victim"), [], "the timeline of the cancelled queued task", "S4")
     outcome = await outcome_within(queue, victim, "the cancelled queued task", "S4")
     expect_equal(outcome.state, "cancelled", "the result state of the cancelled queued task",
                  "S4")
@@ -61,7 +57,7 @@ async def cancel_during_backoff_never_runs_again(h: Harness) -> None:
     flaky = await h.submit(queue, h.probes.fail(times=1, then="retried", name="flaky"),
                            max_retries=3)
     await h.settle()
-    if _kinds(h, "flaky") != ["start", "fail"]:
+    if h.timeline.kinds("flaky") != ["start", "fail"]:
         raise CheckFailed(f"S4: set-up: the first attempt should have failed and its retry "
                           f"wait for a 1 virtual s backoff; timeline: {h.timeline.describe()}")
     expect_equal(await queue.cancel(flaky), True,
@@ -95,7 +91,7 @@ async def cancel_running_task_unwinds_handler(h: Harness) -> None:
                           f"timeline: {h.timeline.describe()}")
     expect_equal(await queue.cancel(runner), True, "cancel() of a running task answered", "S4")
     await h.settle()  # cancel may return before or after the handler unwinds (oas37a)
-    expect_equal(_kinds(h, "runner"), ["start", "cancelled"],
+    expect_equal(h.timeline.kinds("runner"), ["start", "cancelled"],
                  "the timeline of the cancelled running handler (after letting the loop run)",
                  "S4")
     expect_equal(await queue.status(runner), "cancelled",
@@ -104,7 +100,7 @@ async def cancel_running_task_unwinds_handler(h: Harness) -> None:
                                    "(1 worker: did the worker survive?)", "S4")
     expect_equal((outcome.state, outcome.value), ("completed", "after"),
                  "the outcome of the task queued behind the cancelled running one", "S4")
-    expect_equal(_kinds(h, "after"), ["start", "end"],
+    expect_equal(h.timeline.kinds("after"), ["start", "end"],
                  "the timeline of the task queued behind the cancelled running one", "S4")
     outcome = await outcome_within(queue, runner, "the cancelled running task", "S4")
     expect_equal(outcome.state, "cancelled", "the result state of the cancelled running task",
@@ -133,7 +129,7 @@ async def cancel_twice_changes_nothing(h: Harness) -> None:
     for task_id in (following, last):
         await outcome_within(queue, task_id, "a task queued behind the cancelled ones (1 "
                              "worker: did the worker survive?)", "S4")
-    expect_equal({name: _kinds(h, name) for name in ("runner", "queued", "following", "last")},
+    expect_equal({name: h.timeline.kinds(name) for name in ("runner", "queued", "following", "last")},
                  {"runner": ["start", "cancelled"], "queued": [], "following": ["start", "end"],
                   "last": ["start", "end"]},
                  "the timelines after cancelling a running and a queued task twice each", "S4")
@@ -257,7 +253,7 @@ async def rapid_submit_cancel_cycles_finish_every_task(h: Harness) -> None:
         first_true = next((mark for answer, mark, _ in answers if answer), None)
         if first_true is None:
             state, event = expected_end[kinds[name]]
-            last_kind = (_kinds(h, name) or [None])[-1]
+            last_kind = (h.timeline.kinds(name) or [None])[-1]
             expect_equal((outcome.state, last_kind), (state, event),
                          f"the state and last timeline event of task {name} ({kinds[name]}, "
                          f"not cancelled)", "S4")

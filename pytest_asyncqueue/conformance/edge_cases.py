@@ -20,16 +20,8 @@ from typing import Final
 from ..probes import Gate
 from ._base import CheckFailed, Harness, Skip, check, expect_equal
 from ._waits import outcome_within, stop_within
+from .concurrency import IDLE_ITERATIONS, IDLE_SECONDS  # one limit for S2 and S8
 
-IDLE_HOUR: Final = 3600.0
-"""Virtual seconds an empty queue is watched."""
-
-IDLE_ITERATIONS: Final = 60
-"""Loop iterations an empty queue may cause in ``IDLE_HOUR``: a wake-up a minute at most."""
-
-
-def _kinds(h: Harness, probe: str) -> list[str]:
-    return [e.kind for e in h.timeline.of(probe)]
 
 
 @check("edge_cases", "S8", needs=("workers",))
@@ -164,7 +156,7 @@ async def empty_queue_idles_quietly(h: Harness) -> None:
     remove = loop.observe_iterations(tick)
     started = loop.time()
     try:
-        async with asyncio.timeout(IDLE_HOUR):
+        async with asyncio.timeout(IDLE_SECONDS):
             await spinning
     except TimeoutError:
         pass
@@ -174,12 +166,12 @@ async def empty_queue_idles_quietly(h: Harness) -> None:
     if spinning.done() and not spinning.cancelled():
         raise CheckFailed(f"S8: an empty started queue made the loop iterate {iterations} "
                           f"times in {spinning.result() - started:g} virtual s; expected at "
-                          f"most {IDLE_ITERATIONS} in {IDLE_HOUR:g} virtual s (no polling)")
+                          f"most {IDLE_ITERATIONS} in {IDLE_SECONDS:g} virtual s (no polling)")
     raised = [f"its task {t.get_name()} raised {type(t.exception()).__name__}: "
               f"{t.exception()}" for t in own if t.done() and not t.cancelled()
               and t.exception() is not None]
     if raised or errors:
-        raise CheckFailed(f"S8: while the queue sat empty for {IDLE_HOUR:g} virtual s, "
+        raise CheckFailed(f"S8: while the queue sat empty for {IDLE_SECONDS:g} virtual s, "
                           f"{'; '.join(raised + errors)}; expected nothing raised")
     late = await h.submit(queue, h.probes.succeed("late", name="late"))
     outcome = await outcome_within(queue, late, "a task submitted after the idle hour", "S8")
@@ -198,7 +190,7 @@ async def handler_exception_never_kills_worker(h: Harness) -> None:
         await outcome_within(queue, task_id, "a failing task (1 worker: did it survive?)", "S8")
     outcome = await outcome_within(queue, good, "the task after five failing ones (1 worker: "
                                    "did it survive?)", "S8")
-    expect_equal((outcome.state, outcome.value, _kinds(h, "good")),
+    expect_equal((outcome.state, outcome.value, h.timeline.kinds("good")),
                  ("completed", "good", ["start", "end"]),
                  "the state, value and timeline of the task after five failing ones", "S8")
 
@@ -231,9 +223,9 @@ async def draining_stop_finishes_work(h: Harness) -> None:
     await stop_within(queue, True, "S5")
     allowed = [["start", "end"]] + ([] if h.capabilities.drain_choice else [["start",
                                                                               "cancelled"]])
-    if _kinds(h, "running") not in allowed:
+    if h.timeline.kinds("running") not in allowed:
         raise CheckFailed(f"S5: the task running at stop(drain=True) had events "
-                          f"{_kinds(h, 'running')}; expected " + " or ".join(map(str, allowed)))
+                          f"{h.timeline.kinds('running')}; expected " + " or ".join(map(str, allowed)))
     states = [(await outcome_within(queue, t, "a queued task", "S5")).state for t in queued]
     started = [bool(h.timeline.starts(f"q{n}")) for n in range(3)]
     readings = {"run": (["completed"] * 3, [True] * 3), "cancel": (["cancelled"] * 3, [False] * 3)}
@@ -255,7 +247,7 @@ async def cancelling_stop_cancels_everything(h: Harness) -> None:
     await h.settle()
     queued = [await h.submit(queue, h.probes.succeed(name=f"q{n}")) for n in range(3)]
     await stop_within(queue, False, "S5")
-    kinds = {name: _kinds(h, name) for name in ("running", "q0", "q1", "q2")}
+    kinds = {name: h.timeline.kinds(name) for name in ("running", "q0", "q1", "q2")}
     expect_equal(kinds, {"running": ["start", "cancelled"], "q0": [], "q1": [], "q2": []},
                  "the timelines after stop(drain=False)", "S5")
     states = [(await outcome_within(queue, t, "a task", "S5")).state for t in [running, *queued]]
