@@ -1,28 +1,22 @@
-"""Fixtures of the benchmark suite (``python -m pytest bench -p no:cacheprovider``).
+"""Fixtures and markers of the benchmark suite (``python -m pytest bench``).
 
 ``bench/`` is outside ``testpaths``, so the plain ``python -m pytest`` never collects it.
+``-m quick`` selects the subset CI runs (``python -m bench.report --quick``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
-
 import pytest
 
-from .rounds import InterleavedRounds
+from pytest_asyncqueue.adapters import TargetFactory, make_factory
 
 
-@pytest.fixture
-def interleaved_rounds() -> Iterator[Callable[..., InterleavedRounds]]:
-    """Makes :class:`InterleavedRounds` (same arguments) and closes every loop they leave open."""
-    made: list[InterleavedRounds] = []
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "quick: a benchmark of the quick subset that CI runs (-m quick)")
 
-    def make(*args: Any, **kwargs: Any) -> InterleavedRounds:
-        rounds = InterleavedRounds(*args, **kwargs)
-        made.append(rounds)
-        return rounds
 
-    yield make
-    for rounds in made:
-        rounds.close()
+@pytest.fixture(scope="session")
+def queue_core() -> TargetFactory:
+    """queue_core as a target: ``TaskQueue`` with its defaults, every feature on."""
+    return make_factory("queue_core")

@@ -1,66 +1,32 @@
-"""Memory figures of queue_core, traced with tracemalloc (DESIGN S7).
+"""What queue_core still holds once its results have expired (DESIGN S7), traced.
 
-Both figures count every block Python allocates while the measured code runs and still
-holds at the end: tracemalloc sees the queue's own structures, the task ids and the
-containers' growth, at the size the allocator was asked for.
+Bytes per pending task are a figure of every throughput row (``bytes_per_pending``, see
+:mod:`pytest_asyncqueue.bench`); this module adds the other memory figure of issue 3 and the
+anchors both are read against.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import tracemalloc
-from collections.abc import Iterator
 from typing import Any, Final
 
+from pytest_asyncqueue.bench import loop_factory, traced
 from queue_core import TaskQueue
 
-from .rounds import STOCK_LOOP
-from .workloads import noop
-
-__all__ = [
-    "ASYNCIO_TASK_ANCHOR_BYTES", "HEAP_SLOTS_DICT_ANCHOR_BYTES", "bytes_per_pending_task",
-    "memory_retained_after_expiry",
-]
+__all__ = ["ASYNCIO_TASK_ANCHOR_BYTES", "HEAP_SLOTS_DICT_ANCHOR_BYTES",
+           "memory_retained_after_expiry"]
 
 HEAP_SLOTS_DICT_ANCHOR_BYTES: Final = 243
-"""A pending task as a heap tuple, a slots record and an id-dict entry (issue 3's anchor)."""
+"""A pending task as a heap tuple, a slots record and an id-dict entry (issue 6's anchor)."""
 
 ASYNCIO_TASK_ANCHOR_BYTES: Final = 766
-"""An unstarted ``asyncio.Task`` alone (issue 3's anchor)."""
+"""An unstarted ``asyncio.Task`` alone (issue 6's anchor)."""
 
 
-def bytes_per_pending_task(tasks: int = 10_000, workers: int = 8) -> dict[str, Any]:
-    """Measure the traced bytes each task holds while it waits in a queue not yet started.
-
-    The ids ``submit`` returns are dropped, so an id counts once: as the queue holds it.
-
-    Returns:
-        The row for ``benchmark.extra_info``: ``tasks``, ``workers``, ``bytes_per_pending``
-        and the two anchors.
-    """
-
-    async def submit_all() -> int:
-        queue = TaskQueue(workers=workers)
-        gc.collect()
-        with _tracing():
-            before = tracemalloc.get_traced_memory()[0]
-            for _ in range(tasks):
-                queue.submit(noop)
-            held = tracemalloc.get_traced_memory()[0] - before
-        await queue.shutdown(drain=False)
-        return held
-
-    with asyncio.Runner(loop_factory=STOCK_LOOP) as runner:
-        held = runner.run(submit_all())
-    return {
-        "tasks": tasks,
-        "workers": workers,
-        "bytes_per_pending": round(held / tasks, 1),
-        "anchor_heap_slots_dict_bytes": HEAP_SLOTS_DICT_ANCHOR_BYTES,
-        "anchor_asyncio_task_bytes": ASYNCIO_TASK_ANCHOR_BYTES,
-    }
+async def _noop() -> None:
+    """The handler: does nothing."""
 
 
 def memory_retained_after_expiry(tasks: int = 10_000, workers: int = 8,
@@ -85,12 +51,12 @@ def memory_retained_after_expiry(tasks: int = 10_000, workers: int = 8,
         queue.start()
         await asyncio.sleep(0)
         gc.collect()
-        with _tracing():
+        with traced():
             tracemalloc.reset_peak()
             before = tracemalloc.get_traced_memory()[0]
             last = None
             for _ in range(tasks):
-                last = queue.submit(noop)
+                last = queue.submit(_noop)
             await queue.result(last)
             await asyncio.sleep(result_ttl * 5)
             gc.collect()
@@ -98,7 +64,7 @@ def memory_retained_after_expiry(tasks: int = 10_000, workers: int = 8,
         await queue.shutdown()
         return after - before, peak - before
 
-    with asyncio.Runner(loop_factory=STOCK_LOOP) as runner:
+    with asyncio.Runner(loop_factory=loop_factory("asyncio")) as runner:
         retained, peak = runner.run(run_and_expire())
     return {
         "tasks": tasks,
@@ -108,16 +74,3 @@ def memory_retained_after_expiry(tasks: int = 10_000, workers: int = 8,
         "retained_bytes": retained,
         "peak_bytes": peak,
     }
-
-
-@contextlib.contextmanager
-def _tracing() -> Iterator[None]:
-    """Trace allocations inside the block, unless tracing was on already (``-X tracemalloc``)."""
-    if tracemalloc.is_tracing():
-        yield
-        return
-    tracemalloc.start()
-    try:
-        yield
-    finally:
-        tracemalloc.stop()

@@ -1,108 +1,89 @@
-"""The pools a throughput round runs on, behind one small interface (:class:`Pool`).
+"""Peers of queue_core as :class:`pytest_asyncqueue.bench.Pool` s: aiojobs and asyncio-pool.
 
-A round starts a pool on a fresh loop and lets its workers go idle, then calls
-``pool.submit(handler)`` once per task and awaits ``pool.wait_all(last)`` with what the last
-``submit`` returned. ``submit`` is the implementation's own bound method, not a wrapper, so
-the timed loop holds nothing but the implementation's calls.
+Both are in the ``bench`` extra (``pip install -e '.[bench]'``), never a runtime dependency;
+a test of a peer that is not installed is skipped. Neither has priorities, ids, retries or
+results, so each runs the noop and yield workloads only, through its own spawning call.
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, Protocol
+import importlib.metadata
+from typing import Any
 
-from queue_core import TaskQueue
+from pytest_asyncqueue.adapters import Unsupported
+from pytest_asyncqueue.bench import Handler
 
-from .workloads import Handler
-
-__all__ = ["BarePool", "Pool", "QueueCorePool"]
-
-
-class Pool(Protocol):
-    """What a throughput round needs from a pool."""
-
-    def submit(self, handler: Handler, /) -> Any:
-        """Queue one call of ``handler``; never waits. Each pool binds its own method here."""
-
-    async def start(self) -> None:
-        """Start the workers on the running loop and return once every one of them is idle."""
-
-    async def wait_all(self, last: Any) -> None:
-        """Return once every task submitted so far has finished.
-
-        Args:
-            last: what the last ``submit`` call returned.
-        """
-
-    async def close(self) -> None:
-        """Stop the workers and wait until they have exited."""
+__all__ = ["PEERS", "AiojobsPool", "AsyncioPoolPool"]
 
 
-class BarePool:
-    """An ``asyncio.Queue`` and W worker coroutines: the practical speed limit of an asyncio pool.
+def _only_flat(peer: str, workload: str) -> None:
+    if workload not in ("noop", "yield"):
+        raise Unsupported(f"{peer} has no retries or task ids: it runs the noop and yield "
+                          f"workloads only, not {workload!r}")
 
-    Each worker runs ``await queue.get(); await handler(); queue.task_done()`` and nothing
-    else: no priorities, ids, results, retries, stats or error handling.
+
+class AiojobsPool:
+    """``aiojobs.Scheduler(limit=W, pending_limit=0)``: one asyncio task per job, W at a time.
 
     Args:
-        workers: how many worker coroutines to run.
+        workers: the scheduler's ``limit``.
+        workload: noop or yield.
     """
 
-    def __init__(self, workers: int) -> None:
-        self._workers = workers
-        self._queue: asyncio.Queue[Handler] = asyncio.Queue()
-        self._worker_tasks: list[asyncio.Task[None]] = []
-        self.submit = self._queue.put_nowait
+    async_calls = True
+
+    def __init__(self, workers: int, workload: str = "noop") -> None:
+        _only_flat("aiojobs", workload)
+        import aiojobs
+
+        self.name = f"aiojobs {importlib.metadata.version('aiojobs')}"
+        self._scheduler = aiojobs.Scheduler(limit=workers, pending_limit=0)
 
     async def start(self) -> None:
-        self._worker_tasks = [asyncio.create_task(self._work()) for _ in range(self._workers)]
-        await asyncio.sleep(0)  # one loop turn takes every new worker to its queue.get()
+        """Nothing to start: jobs start as they are spawned."""
 
-    async def _work(self) -> None:
-        queue = self._queue
-        while True:
-            handler = await queue.get()
-            await handler()
-            queue.task_done()
+    async def submit(self, handler: Handler, *args: Any) -> Any:
+        return await self._scheduler.spawn(handler(*args))
 
-    async def wait_all(self, last: Any) -> None:
-        await self._queue.join()
+    async def wait(self, job: Any) -> None:
+        await job.wait()
 
     async def close(self) -> None:
-        for worker in self._worker_tasks:
-            worker.cancel()
-        await asyncio.gather(*self._worker_tasks, return_exceptions=True)
+        await self._scheduler.close()
 
 
-class QueueCorePool:
-    """A ``queue_core.TaskQueue`` with its defaults: ids, stats, an LRU + TTL result cache.
+class AsyncioPoolPool:
+    """``asyncio_pool.AioPool(size=W)`` with ``spawn``: waits for a free slot, then a task.
 
     Args:
-        workers: how many worker coroutines the queue runs.
+        workers: the pool's ``size``.
+        workload: noop or yield.
     """
 
-    def __init__(self, workers: int) -> None:
-        self._queue = TaskQueue(workers=workers)
-        self.submit = self._queue.submit
+    async_calls = True
+
+    def __init__(self, workers: int, workload: str = "noop") -> None:
+        _only_flat("asyncio-pool", workload)
+        import asyncio_pool
+
+        self.name = f"asyncio-pool {importlib.metadata.version('asyncio-pool')}"
+        self._pool = asyncio_pool.AioPool(size=workers)
 
     async def start(self) -> None:
-        self._queue.start()
-        await asyncio.sleep(0)  # one loop turn takes every new worker to its idle wait
+        """Nothing to start: tasks are created as they are spawned."""
 
-    async def wait_all(self, last: Any) -> None:
-        """Wait for the last task submitted, then check that no other is left unfinished.
+    async def submit(self, handler: Handler, *args: Any) -> Any:
+        return await self._pool.spawn(handler(*args))
 
-        Tasks of one priority start in submission order, and a workload's handler suspends
-        at most once, so they finish in that order too; the count proves it for each round.
-
-        Raises:
-            RuntimeError: a task submitted earlier had not finished.
-        """
-        await self._queue.result(last)
-        stats = self._queue.stats()
-        if stats.completed != stats.submitted:
-            raise RuntimeError(f"task {last!r} finished before others: {stats}; the round "
-                               f"would time less than the whole workload")
+    async def wait(self, future: Any) -> None:
+        await future
 
     async def close(self) -> None:
-        await self._queue.shutdown()
+        await self._pool.cancel()
+
+
+PEERS: dict[str, tuple[str, type]] = {
+    "aiojobs": ("aiojobs", AiojobsPool),
+    "asyncio-pool": ("asyncio_pool", AsyncioPoolPool),
+}
+"""Each peer by name: the module it needs, and its pool class."""

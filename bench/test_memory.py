@@ -1,21 +1,17 @@
-"""Memory figures of queue_core (DESIGN S7), reported in ``benchmark.extra_info``.
+"""What queue_core holds once its results expired (DESIGN S7), in ``benchmark.extra_info``.
 
 The time pytest-benchmark records here is that of one measurement run under tracemalloc,
-which slows every allocation; read the figures in ``extra_info``, not the time.
+which slows every allocation; read the figures in ``extra_info``, not the time. Bytes per
+pending task are a figure of every throughput case.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from .memory import bytes_per_pending_task, memory_retained_after_expiry
+from .memory import memory_retained_after_expiry
 
-pytestmark = [pytest.mark.timeout(120), pytest.mark.benchmark(group="memory")]
-
-
-def test_bytes_held_per_pending_task_are_measured(benchmark):
-    figures = benchmark.pedantic(bytes_per_pending_task, rounds=1)
-    benchmark.extra_info.update(figures)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.benchmark(group="memory"), pytest.mark.quick]
 
 
 @pytest.mark.parametrize("max_results", [

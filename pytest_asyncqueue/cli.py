@@ -3,11 +3,13 @@
 Usage::
 
     asyncqueue-check TARGET [--shape NAME] [--report FILE] [--only CATEGORIES]
-                     [--suite examples|model|all] [--examples N] [--seed S]
+                     [--suite examples|model|all] [--examples N] [--seed S] [--bench]
 
 It prints one line per category as each finishes, then every failure with the command that
-replays it. Exit status: 0 every check passed (skips allowed), 1 a check failed, 2 the target
-could not be loaded or adapted, or the command line was wrong.
+replays it. ``--bench`` then benchmarks the target beside a bare asyncio pool and prints the
+table (:mod:`pytest_asyncqueue.bench`); its figures never change the exit status. Exit status:
+0 every check passed (skips allowed), 1 a check failed, 2 the target could not be loaded or
+adapted, or the command line was wrong.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sys
 import time
 from collections.abc import Sequence
 from itertools import groupby
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
 from .adapters import SHAPES, LoadError, TargetFactory, make_factory
 from .conformance import ALL_CHECKS, CATEGORIES
@@ -63,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", metavar="S", type=int,
                         help="seed of the run; the same seed replays the same run. "
                              "Default: random, printed")
+    parser.add_argument("--bench", action="store_true",
+                        help="then benchmark the target beside a bare asyncio.Queue pool on "
+                             "the stock loop (about 5 s for queue_core, 30 s for a slow "
+                             "queue): print the table and add a 'bench' list to the report. "
+                             "Default: no benchmark")
     return parser
 
 
@@ -116,8 +123,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         results = _run_examples(factory, categories, seed, out)
     if args.suite in ("model", "all"):
         print(f"model: {MODEL_NOT_BUILT}", file=out)
+    bench = _run_bench(factory, out) if args.bench else None
     report = build_report(args.target, factory.shape, seed, results,
-                          categories if args.suite != "model" else [])
+                          categories if args.suite != "model" else [], bench=bench)
     failures = failure_lines(report)
     if failures:
         print("", *failures, sep="\n", file=out)
@@ -147,6 +155,21 @@ def _run_examples(factory: TargetFactory, categories: list[str], seed: int, out:
     for category in waiting:
         print(category_line(category, summarize(())), file=out)
     return results
+
+
+def _run_bench(factory: TargetFactory, out: TextIO) -> list[dict[str, Any]]:
+    """Run the benchmark rows, printing each line of the table as it comes; return the rows."""
+    from .bench import BarePool, BenchRow, run_plan, table_lines
+
+    print(f"bench: {factory.cls.__qualname__} beside a {BarePool.name} of as many workers, on "
+          f"fresh stock asyncio loops; ratio = its tasks/s over the pool's (median of "
+          f"interleaved rounds); p50/p99 = idle submit-to-start latency", file=out)
+    print(table_lines([])[0], file=out, flush=True)
+
+    def show(row: BenchRow) -> None:
+        print(*table_lines([row])[1:], sep="\n", file=out, flush=True)
+
+    return [row.entry() for row in run_plan(factory, on_row=show)]
 
 
 if __name__ == "__main__":

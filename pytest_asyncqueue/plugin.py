@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .adapters import TargetFactory
+    from .bench import BenchRow, Contender
     from .clock import VirtualClockLoop
     from .conformance import Check
     from .probes import Probes, Timeline
@@ -100,6 +101,14 @@ CATEGORY_MARKER_DESC: Final = (
 NO_TARGET: Final = (
     "no queue target: pass --asyncqueue-target=TARGET (or set asyncqueue_target in the ini "
     "file), or mark the test @pytest.mark.asyncqueue(target='package.module:Class')"
+)
+BENCH_IN_LOOP: Final = (
+    "asyncqueue_bench runs each round on a fresh event loop of its own, so it cannot run "
+    "inside one: call it from a plain (def, not async def) test function"
+)
+NEEDS_BENCHMARK: Final = (
+    "the asyncqueue_bench fixture needs pytest-benchmark's benchmark fixture: install "
+    "pytest-benchmark (pip install -e '.[test]') and do not disable it (-p no:benchmark)"
 )
 _SUITE_OPTIONS: Final = {"target": TARGET_HELP, "shape": SHAPE_HELP, "report": REPORT_HELP,
                          "seed": SEED_HELP}
@@ -586,3 +595,67 @@ def asyncqueue_target(request: pytest.FixtureRequest) -> TargetFactory:
     except LoadError as exc:
         pytest.fail(f"{request.node.nodeid}: mark.{SUITE_MARKER}(target="
                     f"{options['target']!r}) cannot be checked: {exc}", pytrace=False)
+
+
+@pytest.fixture
+def asyncqueue_bench(request: pytest.FixtureRequest) -> Callable[..., BenchRow]:
+    """Benchmarks a workload on a queue beside a bare asyncio pool, as this test's benchmark.
+
+    Call it once per test: ``row = asyncqueue_bench("noop", tasks=10_000, workers=8)``. The
+    queue is ``target`` (a ``TargetFactory``, ``'package.module[:Class]'`` with ``shape``, or
+    any pool as a :class:`~pytest_asyncqueue.bench.Contender`) or else the
+    ``asyncqueue_target`` fixture's. Each round runs on a fresh real loop
+    (``loop="asyncio"``, or ``"uvloop"``: skipped when not installed), interleaved with a
+    round of the bare pool; pytest-benchmark times the queue's rounds and its
+    ``extra_info`` gets every figure of the returned
+    :class:`~pytest_asyncqueue.bench.BenchRow` (tasks/s, ratio to the bare pool, latency
+    p50/p99 in µs, bytes per pending task), so ``--benchmark-json`` and
+    ``--benchmark-compare`` carry them. A workload the queue cannot run is skipped saying why.
+    Further keywords (``baseline``, ``rounds``, ``warmup``, ``latency_samples``,
+    ``memory_tasks``, ``limit``) are those of :func:`pytest_asyncqueue.bench.measure`.
+    """
+    # Sync, like pytest-benchmark's benchmark: every round needs a fresh loop of its own,
+    # which cannot start inside a running one (an async test's).
+
+    def run(workload: str = "noop", *, tasks: int = 10_000, workers: int = 8,
+            target: TargetFactory | Contender | str | None = None, shape: str | None = None,
+            loop: str = "asyncio", **options: Any) -> BenchRow:
+        import asyncio
+
+        from .adapters import LoadError, Unsupported, make_factory
+        from .bench import bench_target, check_arguments
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no running loop: as it should be
+            problem = None
+        else:
+            problem = BENCH_IN_LOOP
+        if problem is None and target is None:
+            target = request.getfixturevalue("asyncqueue_target")
+        elif problem is None and isinstance(target, str):
+            try:
+                target = make_factory(target, shape)
+            except LoadError as exc:
+                problem = f"asyncqueue_bench(target={target!r}) cannot be benchmarked: {exc}"
+        if problem is None:
+            check_arguments(workload, tasks, workers, options.get("rounds"),
+                            options.get("warmup", 1))
+            # Asked for only now: pytest-benchmark warns about a benchmark fixture left
+            # unused, and skips the test here under --benchmark-skip.
+            try:
+                benchmark = request.getfixturevalue("benchmark")
+            except pytest.FixtureLookupError:
+                problem = NEEDS_BENCHMARK
+        if problem is not None:
+            pytest.fail(f"{request.node.nodeid}: {problem}", pytrace=False)
+        assert target is not None and not isinstance(target, str)
+        try:
+            row = bench_target(target, workload, tasks, workers, loop=loop,
+                               benchmark=benchmark, **options)
+        except Unsupported as exc:
+            pytest.skip(f"asyncqueue_bench: {exc}")
+        benchmark.extra_info.update(row.extra_info())
+        return row
+
+    return run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import io
 import json
@@ -26,6 +27,7 @@ from pytest_asyncqueue.bench import (
     bench_target,
     measure,
 )
+from pytest_asyncqueue.bench._runs import RUNS
 from pytest_asyncqueue.cli import main
 from pytest_asyncqueue.report import build_report, validate_report
 
@@ -95,7 +97,7 @@ def test_other_shapes_are_driven_through_their_adapter_with_a_default_bound_lift
 
 def test_the_retry_workload_fails_every_tenth_task_once_and_retries_it(queue_core):
     pool = TargetPool(queue_core, 2, "retry")
-    on_fresh_loop(pool, lambda p: bench._RUNS["retry"](p, 100))
+    on_fresh_loop(pool, lambda p: RUNS["retry"](p, 100))
 
     stats = pool.adapter.stats_now()
     assert (stats["completed"], stats["retried"], stats["failed"]) == (100, 10, 0)
@@ -103,7 +105,7 @@ def test_the_retry_workload_fails_every_tenth_task_once_and_retries_it(queue_cor
 
 def test_the_cancel_workload_cancels_half_while_pending_and_a_tenth_while_running(queue_core):
     pool = TargetPool(queue_core, 2, "cancel")
-    on_fresh_loop(pool, lambda p: bench._RUNS["cancel"](p, 100))
+    on_fresh_loop(pool, lambda p: RUNS["cancel"](p, 100))
 
     stats = pool.adapter.stats_now()
     assert (stats["cancelled"], stats["completed"], stats["pending"]) == (50 + 10, 40, 0)
@@ -129,14 +131,14 @@ class SpyPool(BarePool):
 
 def test_the_bare_pool_retries_each_failed_call_once():
     pool = SpyPool(2, "retry")
-    on_fresh_loop(pool, lambda p: bench._RUNS["retry"](p, 100))
+    on_fresh_loop(pool, lambda p: RUNS["retry"](p, 100))
 
     assert sorted(pool.started) == sorted([*range(100), *range(0, 100, 10)])
 
 
 def test_the_bare_pool_never_starts_a_call_cancelled_while_queued():
     pool = SpyPool(2, "cancel")
-    on_fresh_loop(pool, lambda p: bench._RUNS["cancel"](p, 100))
+    on_fresh_loop(pool, lambda p: RUNS["cancel"](p, 100))
 
     assert sorted(pool.started) == list(range(0, 100, 2))
 
@@ -213,8 +215,8 @@ def test_a_pool_whose_submit_waits_has_no_bytes_per_pending_figure_and_says_why(
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
-    ({"workload": "sleep"}, "workload='sleep' is not a workload; valid: noop, yield, retry, "
-                            "cancel"),
+    ({"workload": "sleep"},
+     "workload='sleep' is not a workload; valid: noop, yield, retry, cancel"),
     ({"tasks": 0}, "tasks=0 must be an int >= 1"),
     ({"workers": 1.5}, "workers=1.5 must be an int >= 1"),
     ({"warmup": -1}, "warmup=-1 must be an int >= 0"),
@@ -281,8 +283,8 @@ def test_the_markdown_table_names_what_each_subject_ran_beside():
 
     assert lines[2] == ("| TaskQueue | noop | 10,000 | 8 | 310,000 | bare pool | 1,000,000 "
                         "| 0.310 | 9.8 | 22.1 | 213 |  |")
-    assert lines[3].startswith("| TaskQueue (virtual loop) | noop | 100 | 1000 | 1 "
-                               "| TaskQueue, 8 workers, asyncio loop | 2 | 0.500 |")
+    assert lines[3].startswith("| TaskQueue on the virtual-time loop | noop | 100 | 1000 | 1 "
+                               "| TaskQueue, 8 workers, on the stock loop | 2 | 0.500 |")
 
 
 def test_asyncqueue_check_bench_prints_the_table_and_adds_the_rows_to_the_report(
@@ -316,3 +318,41 @@ def test_a_row_that_cannot_run_is_kept_with_its_reason_and_the_next_one_runs(tmp
 
     assert rows[0].note.startswith("target TaskQueue.submit takes no max_retries option")
     assert rows[0].ratio is None and rows[1].ratio > 0
+
+
+def bench_json(*rows: BenchRow, retained: int = 12_000) -> list[dict[str, Any]]:
+    """pytest-benchmark's ``benchmarks`` list holding these rows and one memory figure."""
+    memory = {"tasks": 10_000, "workers": 8, "max_results": 1000, "result_ttl_s": 0.01,
+              "retained_bytes": retained, "peak_bytes": 2_000_000}
+    return [{"extra_info": row.extra_info()} for row in rows] + [{"extra_info": memory}]
+
+
+GATE_ROW = dataclasses.replace(ROW, round_ratios=(0.3, 0.31), result_p50_us=22.0)
+
+
+def test_the_ci_gate_fails_only_below_its_floor_or_when_its_case_did_not_run():
+    from bench.report import gate_failure
+
+    assert gate_failure(bench_json(GATE_ROW), 0.15) is None
+    slow = dataclasses.replace(GATE_ROW, ratio=0.12, round_ratios=(0.12, 0.11))
+    assert gate_failure(bench_json(slow), 0.15) == (
+        "queue_core runs noop 10,000/8 at 0.120x the bare asyncio pool (rounds: 0.12, 0.11); "
+        "the floor is 0.15x: a gross regression")
+    on_uvloop = dataclasses.replace(GATE_ROW, loop="uvloop")
+    assert gate_failure(bench_json(on_uvloop), 0.15) == (
+        "queue_core's noop 10,000/8 case did not run: there is no ratio to check")
+
+
+def test_the_markdown_report_reads_each_target_of_issue_6_from_the_same_run():
+    from bench.report import markdown_report
+
+    peer = dataclasses.replace(GATE_ROW, subject="aiojobs 1.4.0", ratio=0.05)
+    report = markdown_report(bench_json(GATE_ROW, peer), "python -m bench.report")
+
+    assert report.startswith("Benchmarks: `python -m bench.report` (Python ")
+    assert "| queue_core / bare pool, noop 10,000, 8 workers | 0.31 | met (>= 0.3) |" in report
+    assert ("| queue_core / aiojobs, noop 10,000, 8 workers (same run) | 6.2 | met (>= 1) |"
+            in report)
+    assert "| queue_core / bare pool, yield 10,000, 8 workers | - | not run |" in report
+    assert "| idle submit-to-result latency p50, queue_core | 22 µs | MISSED (<= 20 µs) |" in report
+    assert "| 12 kB | met (<= 1 MB) |" in report
