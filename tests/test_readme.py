@@ -30,3 +30,4 @@ def test_the_fixture_example_passes(pytester):
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makepyfile(test_example=BLOCKS[1])
     pytester.runpytest("-p", "no:hypothesispytest").assert_outcomes(passed=1)
+
