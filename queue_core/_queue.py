@@ -279,9 +279,14 @@ class TaskQueue:
         task = self._tasks.get(task_id)
         if task is None:
             return self._finished(task_id).result()
-        if task.waiter is None:
-            task.waiter = self._loop.create_future()
-        return await asyncio.shield(task.waiter)
+        # A future per caller: cancelling one caller touches neither the task nor the others
+        # (and costs a loop iteration less than shielding one shared future).
+        waiter = self._loop.create_future()
+        if task.waiters is None:
+            task.waiters = [waiter]
+        else:
+            task.waiters.append(waiter)
+        return await waiter
 
     def status(self, task_id: Any) -> TaskState:
         """Return the task's state now. A task waiting for a delay or backoff is PENDING.
@@ -420,9 +425,9 @@ class TaskQueue:
                         task.outcome = value
                         task.finished_at = loop.time()
                         del tasks[task.task_id]
-                        if task.waiter is not None:
-                            task.waiter.set_result(task.result())
-                        task.handler = task.args = task.handle = task.waiter = None
+                        if task.waiters is not None:
+                            _notify(task)
+                        task.handler = task.args = task.handle = task.waiters = None
                         put_result(task, loop)
                         if self._closed and not tasks:
                             self._wake_all()
@@ -503,9 +508,8 @@ class TaskQueue:
         loop = self._loop
         task.outcome = value if state is COMPLETED else error
         task.finished_at = loop.time()
-        waiter = task.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(task.result())
+        if task.waiters is not None:
+            _notify(task)
         task.release(keep_call=state is FAILED)  # a dead letter can be requeued
         self._results.put(task, loop)
         if self._closed and not self._tasks:
@@ -550,6 +554,14 @@ class TaskQueue:
             "started" if self._started else "new")
         return (f"<TaskQueue {state} workers={live} "
                 f"pending={len(self._tasks) - self._running} running={self._running}>")
+
+
+def _notify(task: Task) -> None:
+    """Hand a finished task's result to every ``result()`` caller still waiting."""
+    result = task.result()
+    for waiter in task.waiters:
+        if not waiter.done():
+            waiter.set_result(result)
 
 
 def _drop_tracebacks(error: BaseException) -> None:

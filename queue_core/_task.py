@@ -72,7 +72,7 @@ class Task:
 
     __slots__ = (
         "task_id", "handler", "args", "priority", "outcome", "finished_at", "seq", "max_retries",
-        "timeout", "attempts", "state", "handle", "cancel_reason", "waiter",
+        "timeout", "attempts", "state", "handle", "cancel_reason", "waiters",
     )
 
     def __init__(self, task_id, handler, args, priority, seq, max_retries, timeout):
@@ -87,7 +87,7 @@ class Task:
         self.state = PENDING
         self.handle = None
         self.cancel_reason = None
-        self.waiter = None
+        self.waiters = None  # the futures of result() callers, once there is one
 
     def release(self, keep_call: bool = False) -> None:
         """Drop the references to user objects but the outcome (and the handler and its
@@ -95,7 +95,7 @@ class Task:
         else alive (S7)."""
         if not keep_call:
             self.handler = self.args = None
-        self.handle = self.waiter = None
+        self.handle = self.waiters = None
 
     def result(self) -> TaskResult:
         """The :class:`TaskResult` of this finished task."""

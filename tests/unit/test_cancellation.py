@@ -300,11 +300,14 @@ def test_awaiting_shutdown_inside_a_handler_is_refused_with_what_to_do(run):
             with pytest.raises(RuntimeError, match=r"would wait for its own worker; call "
                                                    r"asyncio.create_task\(queue.shutdown\(\)\)"):
                 await queue.shutdown()
-            asyncio.get_running_loop().create_task(queue.shutdown(drain=False))
+            stopping.append(asyncio.get_running_loop().create_task(queue.shutdown(drain=False)))
             return "asked"
 
+        stopping = []
         async with queue:
             task_id = queue.submit(stopper)
-            return (await queue.result(task_id)).value, queue.stats().workers
+            value = (await queue.result(task_id)).value
+            await stopping[0]
+            return value, queue.stats().workers
 
     assert run(main()) == ("asked", 0)
