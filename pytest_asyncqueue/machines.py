@@ -174,12 +174,13 @@ class _NotAtOnce(AsyncQueueError):
     """A call that should return without the clock moving did not."""
 
 
-class _ShrinkingDone(BaseException):
-    """Raised through Hypothesis (which catches only Exception) to end shrinking early."""
+class _ShrinkingDone(KeyboardInterrupt):
+    """Ends shrinking early. Hypothesis lets only an interrupt through untouched (other
+    exceptions become failures or flaky-data errors), so it is one; ``_run_once`` stops it."""
 
 
-class _RunOver(BaseException):
-    """Raised through Hypothesis to end a run whose examples keep being discarded."""
+class _RunOver(KeyboardInterrupt):
+    """Ends a run whose examples keep being discarded (an interrupt, as above)."""
 
 
 def _size(failure: MachineFailure) -> tuple[int, int]:
@@ -771,7 +772,8 @@ class QueueMachine(RuleBasedStateMachine):
             return
         if finding.category in self.muted:
             self.tally.discarded += 1
-            if self.tally.discarded > self.tally.discard_budget:
+            if self.tally.first_failure is None and (
+                    self.tally.discarded > self.tally.discard_budget):
                 raise _RunOver  # nearly every example breaks a muted category first
             reject()
         failure = _FAILURES[finding.category](finding, self.calls, self.steps)
