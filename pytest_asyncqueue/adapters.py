@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -247,6 +248,12 @@ async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The field names of a dataclass (``dataclasses.asdict`` is slow, and recursive)."""
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def _state_name(state: Any) -> str | None:
     if state is None:
         return None
@@ -304,7 +311,9 @@ class QueueCoreAdapter(_BaseAdapter):
 
     def stats_now(self) -> dict[str, int]:
         stats = self.queue.stats()
-        return dataclasses.asdict(stats) if dataclasses.is_dataclass(stats) else dict(stats)
+        if dataclasses.is_dataclass(stats):
+            return {name: getattr(stats, name) for name in _field_names(type(stats))}
+        return dict(stats)
 
     async def stop(self, drain: bool = True) -> None:
         await self.queue.shutdown(drain=drain)

@@ -3,10 +3,11 @@
 Usage::
 
     asyncqueue-check TARGET [--shape NAME] [--report FILE] [--only CATEGORIES]
-                     [--suite examples|model|all] [--examples N] [--seed S] [--bench]
+                     [--suite examples|model|all] [--examples N] [--seed S]
+                     [--save-regression DIR] [--bench]
 
-It prints one line per category as each finishes, then every failure with the command that
-replays it. ``--bench`` then benchmarks the target beside a bare asyncio pool and prints the
+It prints one line per category as each finishes (the conformance checks, then the state
+machines), then every failure with the command that replays it. ``--bench`` then benchmarks the target beside a bare asyncio pool and prints the
 table (:mod:`pytest_asyncqueue.bench`); its figures never change the exit status. Exit status:
 0 every check passed (skips allowed), 1 a check failed, 2 the target could not be loaded or
 adapted, or the command line was wrong.
@@ -15,6 +16,7 @@ adapted, or the command line was wrong.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -24,17 +26,13 @@ from typing import Any, Final, TextIO
 from .adapters import SHAPES, LoadError, TargetFactory, make_factory
 from .conformance import ALL_CHECKS, CATEGORIES
 from .report import build_report, category_line, failure_lines, summarize, write_report
-from .runner import CheckResult, iter_results, new_seed, select_checks
+from .runner import MODEL_EXAMPLES, CheckResult, iter_results, new_seed, run_model, select_checks
 
-__all__ = ["MODEL_NOT_BUILT", "main"]
+__all__ = ["main"]
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_UNUSABLE: Final = 2
-MODEL_NOT_BUILT: Final = (
-    "the model suite (Hypothesis state machines) is not built yet: no state machine ran; "
-    "--suite examples runs the conformance suite"
-)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,12 +57,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--suite", choices=("examples", "model", "all"), default="all",
                         help="examples: the conformance suite; model: the state machines; "
                              "all: both. Default: all")
-    parser.add_argument("--examples", metavar="N", type=_positive_int,
-                        help="examples per state machine (model suite). Default: the "
-                             "model suite's own")
+    parser.add_argument("--examples", metavar="N", type=_positive_int, default=MODEL_EXAMPLES,
+                        help=f"examples (random runs of up to 30 steps) per state-machine run "
+                             f"(model suite). Default: {MODEL_EXAMPLES}")
     parser.add_argument("--seed", metavar="S", type=int,
                         help="seed of the run; the same seed replays the same run. "
                              "Default: random, printed")
+    parser.add_argument("--save-regression", metavar="DIR",
+                        help="write each model failure's shrunk steps to "
+                             "DIR/test_model_regression_<category>.py, a pytest test that fails "
+                             "until the bug is fixed. Default: none")
     parser.add_argument("--bench", action="store_true",
                         help="then benchmark the target beside a bare asyncio.Queue pool on "
                              "the stock loop (about 5 s for queue_core, 30 s for a slow "
@@ -122,10 +124,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     if args.suite in ("examples", "all"):
         results = _run_examples(factory, categories, seed, out)
     if args.suite in ("model", "all"):
-        print(f"model: {MODEL_NOT_BUILT}", file=out)
+        results += _run_model(args, factory, categories, seed, out)
     bench = _run_bench(factory, out) if args.bench else None
-    report = build_report(args.target, factory.shape, seed, results,
-                          categories if args.suite != "model" else [], bench=bench)
+    report = build_report(args.target, factory.shape, seed, results, categories, bench=bench)
     failures = failure_lines(report)
     if failures:
         print("", *failures, sep="\n", file=out)
@@ -154,6 +155,24 @@ def _run_examples(factory: TargetFactory, categories: list[str], seed: int, out:
         print(category_line(category, summarize(done)), file=out, flush=True)
     for category in waiting:
         print(category_line(category, summarize(())), file=out)
+    return results
+
+
+def _run_model(args: argparse.Namespace, factory: TargetFactory, categories: list[str],
+               seed: int, out: TextIO) -> list[CheckResult]:
+    """Run the state machines, print a line per category; return their results."""
+    only = [] if set(categories) == set(CATEGORIES) else ["--only", ",".join(categories)]
+    shape = ["--shape", factory.shape] if factory.shape in SHAPES else []
+    replay = shlex.join(["asyncqueue-check", args.target, *shape, "--suite", "model", *only,
+                         "--examples", str(args.examples), "--seed", str(seed)])
+    print(f"model: state machines against the executable model, {args.examples} examples "
+          f"per run, seed {seed}", file=out, flush=True)
+    results = run_model(factory, categories, seed, examples=args.examples, replay=replay,
+                        save_regression=args.save_regression, target=args.target)
+    for result in results:
+        print(category_line(result.category, summarize([result])), file=out)
+    if args.save_regression and any(r.status == "failed" for r in results):
+        print(f"regression tests written to {args.save_regression}", file=out)
     return results
 
 

@@ -160,6 +160,7 @@ class _Tally:
     discard_budget: int = 10**9
     blocking: dict[str, list[Any]] = field(default_factory=dict)  # call site -> records
     blocking_seen: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
+    heartbeat: Callable[[], None] | None = None  # called after every loop iteration
 
 
 @dataclass
@@ -697,6 +698,8 @@ class QueueMachine(RuleBasedStateMachine):
     def _observe_iteration(self) -> None:
         """S6 between every two loop iterations, when the target answers without awaiting."""
         self.iterations += 1
+        if self.tally.heartbeat is not None:
+            self.tally.heartbeat()
         if self.adapter is None or self.s6_problem is not None:
             return
         try:
@@ -901,8 +904,8 @@ def run_steps(factory: TargetFactory, calls: Iterable[tuple[str, dict[str, Any]]
 def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
                  categories: Iterable[str] | None = None, steps: int = 30,
                  runs: int | None = None, shrinks: int = 150,
-                 save_regression: str | Path | None = None, target: str | None = None
-                 ) -> list[MachineResult]:
+                 save_regression: str | Path | None = None, target: str | None = None,
+                 heartbeat: Callable[[], None] | None = None) -> list[MachineResult]:
     """Model-check a target: one result per category, in :data:`CATEGORIES` order.
 
     Runs :class:`QueueMachine` under Hypothesis with ``seed``. When a category fails, the
@@ -921,6 +924,8 @@ def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
         shrinks: most examples run to shrink a failure (the smallest so far is reported).
         save_regression: a folder in which to write a pytest file per failure.
         target: the target spec for those files (default: ``module:Class`` of the class).
+        heartbeat: called after every loop iteration of the target's loops (a sign of life
+            for a watchdog in another process).
 
     Returns:
         One :class:`MachineResult` per judged category.
@@ -941,7 +946,7 @@ def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
     for _ in itertools.count() if runs is None else range(runs):
         if len(muted) == len(CATEGORIES):
             break
-        tally = _Tally(shrink_budget=shrinks, discard_budget=examples)
+        tally = _Tally(shrink_budget=shrinks, discard_budget=examples, heartbeat=heartbeat)
         failure = _run_once(factory, seed, examples, steps, frozenset(muted), tally)
         found = [] if isinstance(failure, str) or failure is None else [_failed(
             failure.finding, failure.steps, failure.calls, seed,

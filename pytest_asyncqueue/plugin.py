@@ -11,6 +11,10 @@ With a target, the conformance suite joins the session: one item per check, name
 ``asyncqueue_<category>`` (so ``-m asyncqueue_retries`` or ``-k backoff`` select checks). The
 checks run through :mod:`pytest_asyncqueue.runner` (a child process per category, killed if a
 check hangs); each item waits only for its own result, which streams in while the items run.
+The state machines (:mod:`pytest_asyncqueue.machines`) add one item per category,
+``asyncqueue::model::<category>``, marked the same way; the first of them to run runs the
+machines for every selected one. ``--asyncqueue-suite`` chooses examples, model or all (the
+default), ``--asyncqueue-examples`` the examples per machine run.
 At the end the terminal shows one line per category, and ``--asyncqueue-report`` writes the
 JSON report.
 
@@ -87,6 +91,13 @@ SEED_HELP: Final = (
     "Seed of the suite's run; the same seed replays the same run. Default: a random seed, "
     "shown in the header."
 )
+SUITE_HELP: Final = (
+    "Which suite to add: examples (the conformance checks), model (the state machines, one "
+    "item per category) or all. Default: all."
+)
+EXAMPLES_HELP: Final = (
+    "Examples per state-machine run (the model suite). Default: 50."
+)
 SUITE_MARKER: Final = "asyncqueue"
 SUITE_MARKER_DESC: Final = (
     "asyncqueue(category=None, *, target=None, shape=None): a test about an asyncio task "
@@ -111,7 +122,8 @@ NEEDS_BENCHMARK: Final = (
     "pytest-benchmark (pip install -e '.[test]') and do not disable it (-p no:benchmark)"
 )
 _SUITE_OPTIONS: Final = {"target": TARGET_HELP, "shape": SHAPE_HELP, "report": REPORT_HELP,
-                         "seed": SEED_HELP}
+                         "seed": SEED_HELP, "suite": SUITE_HELP, "examples": EXAMPLES_HELP}
+_SUITES: Final = ("examples", "model", "all")
 
 
 @dataclass
@@ -367,8 +379,11 @@ class _Suite:
     shape: str | None
     report_path: Path | None
     seed: int
+    suite: str = "all"
+    examples: int | None = None  # None: the model suite's default
     factory: TargetFactory | None = None
     results: dict[tuple[str, str], CheckResult] = field(default_factory=dict)
+    model_results: dict[str, CheckResult] | None = None  # by category, once the model ran
     stream: Generator[CheckResult, None, None] | None = None
     written: Path | None = None
 
@@ -386,6 +401,13 @@ class _Suite:
         shape, shape_where = _option(config, "shape")
         report, report_where = _option(config, "report")
         seed_text, seed_where = _option(config, "seed")
+        suite, suite_where = _option(config, "suite")
+        examples_text, examples_where = _option(config, "examples")
+        if suite is not None and suite not in _SUITES:
+            raise pytest.UsageError(
+                f"{_named('suite', suite_where)}={suite!r} ({suite_where}) is not a suite; "
+                f"valid: {', '.join(_SUITES)}")
+        examples = _whole(examples_text, examples_where, "examples", "--asyncqueue-examples=50")
         if shape is not None and shape not in SHAPES:
             raise pytest.UsageError(
                 f"{_named('shape', shape_where)}={shape!r} ({shape_where}) is not a built-in "
@@ -406,7 +428,8 @@ class _Suite:
             return None
         base = config.invocation_params.dir if report_where == "from command line" else (
             config.rootpath)
-        return cls(target, where, shape, None if report is None else base / report, seed)
+        return cls(target, where, shape, None if report is None else base / report, seed,
+                   suite or "all", examples)
 
     def load(self) -> None:
         """Load the target (at session start).
@@ -439,11 +462,34 @@ class _Suite:
                     break
         return self.results[key]
 
+    def model_result_of(self, item: _ModelItem) -> CheckResult:
+        """The model's verdict in the item's category, running the machines on first use
+        (judging the categories of every selected model item at once)."""
+        if self.model_results is None:
+            import shlex
+
+            from .adapters import SHAPES
+            from .runner import MODEL_EXAMPLES, run_model
+
+            assert self.factory is not None
+            examples = self.examples or MODEL_EXAMPLES
+            categories = [i.name for i in item.session.items if isinstance(i, _ModelItem)]
+            shape = ["--shape", self.factory.shape] if self.factory.shape in SHAPES else []
+            replay = shlex.join(["asyncqueue-check", self.target, *shape, "--suite", "model",
+                                 "--only", ",".join(categories), "--examples", str(examples),
+                                 "--seed", str(self.seed)])
+            results = run_model(self.factory, categories, self.seed, examples=examples,
+                                replay=replay, target=self.target)
+            self.model_results = {r.category: r for r in results}
+        return self.model_results[item.name]
+
     def report(self) -> dict[str, Any]:
         from .report import build_report
 
         assert self.factory is not None
-        return build_report(self.target, self.factory.shape, self.seed, self.results.values())
+        model = self.model_results.values() if self.model_results else ()
+        return build_report(self.target, self.factory.shape, self.seed,
+                            [*self.results.values(), *model])
 
     def finish(self) -> None:
         """Stop the runner (killing a child still running) and write the report."""
@@ -469,6 +515,20 @@ def _option(config: pytest.Config, noun: str) -> tuple[str | None, str]:
     return None, "default"
 
 
+def _whole(text: str | None, where: str, noun: str, example: str) -> int | None:
+    """An option's text as a whole number >= 1 (None when not given)."""
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise pytest.UsageError(f"{_named(noun, where)}={text!r} ({where}) is not a whole "
+                                f"number >= 1; e.g. {example}")
+    return value
+
+
 def _named(noun: str, where: str) -> str:
     """How the user spelled the option: --asyncqueue-<noun> or asyncqueue_<noun>."""
     return f"--asyncqueue-{noun}" if where == "from command line" else f"asyncqueue_{noun}"
@@ -480,9 +540,26 @@ class _SuiteCollector(pytest.Collector):
     def collect(self) -> list[pytest.Item | pytest.Collector]:
         from .conformance import ALL_CHECKS, CATEGORIES
 
+        suite = self.config.stash[_SUITE_KEY].suite
         categories = [c for c in CATEGORIES if any(k.category == c for k in ALL_CHECKS)]
-        return [_CategoryCollector.from_parent(self, name=c, nodeid=f"{self.nodeid}::{c}")
-                for c in categories]
+        children: list[pytest.Item | pytest.Collector] = []
+        if suite in ("examples", "all"):
+            children += [_CategoryCollector.from_parent(self, name=c, nodeid=f"{self.nodeid}::{c}")
+                         for c in categories]
+        if suite in ("model", "all"):
+            children.append(_ModelCollector.from_parent(self, name="model",
+                                                        nodeid=f"{self.nodeid}::model"))
+        return children
+
+
+class _ModelCollector(pytest.Collector):
+    """``asyncqueue::model``: the state machines' verdict, one item per category."""
+
+    def collect(self) -> list[pytest.Item | pytest.Collector]:
+        from .machines import CATEGORIES
+
+        return [_ModelItem.from_parent(self, name=c, nodeid=f"{self.nodeid}::{c}")
+                for c in CATEGORIES]
 
 
 class _CategoryCollector(pytest.Collector):
@@ -509,15 +586,14 @@ class _CheckFailure(Exception):
         self.result = result
 
 
-class _CheckItem(pytest.Item):
-    """``asyncqueue::<category>::<check>``: one conformance check."""
+class _ResultItem(pytest.Item):
+    """An item that passes, fails or skips as its suite result says."""
 
-    def __init__(self, *, check: Check, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.check = check
+    def result(self) -> CheckResult:
+        raise NotImplementedError
 
     def runtest(self) -> None:
-        result = self.config.stash[_SUITE_KEY].result_of(self)
+        result = self.result()
         if result.status == "skipped":
             pytest.skip(result.message)
         if result.status == "failed":
@@ -531,13 +607,37 @@ class _CheckItem(pytest.Item):
             suite = self.config.stash[_SUITE_KEY]
             assert suite.factory is not None
             result = excinfo.value.result
-            return (f"{result.message}\nreplay: "
-                    + replay_command(suite.target, suite.factory.shape, result.category,
-                                     result.seed))
+            replay = result.replay or replay_command(suite.target, suite.factory.shape,
+                                                     result.category, result.seed)
+            return f"{result.message}\nreplay: {replay}"
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, self.nodeid
+
+
+class _CheckItem(_ResultItem):
+    """``asyncqueue::<category>::<check>``: one conformance check."""
+
+    def __init__(self, *, check: Check, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.check = check
+
+    def result(self) -> CheckResult:
+        return self.config.stash[_SUITE_KEY].result_of(self)
+
+
+class _ModelItem(_ResultItem):
+    """``asyncqueue::model::<category>``: the state machines' verdict in one category, marked
+    with it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_marker(getattr(pytest.mark, SUITE_MARKER)(self.name))
+        self.add_marker(f"{SUITE_MARKER}_{self.name}")
+
+    def result(self) -> CheckResult:
+        return self.config.stash[_SUITE_KEY].model_result_of(self)
 
 
 def _suite_marker_options(item: pytest.Item) -> dict[str, Any]:

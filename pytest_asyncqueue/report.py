@@ -20,7 +20,10 @@ skipped, else ``passed``; ``reason`` is there exactly when the status is ``skipp
 true when no category failed. ``bench`` is there only when benchmarks ran
 (``asyncqueue-check --bench``): one object per row with the keys of
 :data:`pytest_asyncqueue.bench.REPORT_KEYS`, the figures null and a ``note`` saying why when
-the row could not be measured; it never changes ``ok``.
+the row could not be measured; it never changes ``ok``. A failure may carry ``replay``, the
+command that replays it, when that is not the default one of :func:`replay_command` (a
+failure of the state machines replays their whole run: ``--suite model``, the same
+categories and examples).
 
 The terminal form is one line per category (``ordering ......... passed 6/6``, the count
 being checks passed of checks run or skipped), then each failure with its message and the
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -78,6 +82,7 @@ def summarize(results: Iterable[CheckResult]) -> dict[str, Any]:
         "status": status,
         **counts,
         "failures": [{"check": r.name, "message": r.message, "seed": r.seed}
+                     | ({"replay": r.replay} if r.replay else {})
                      for r in results if r.status == "failed"],
     }
     if status == "skipped":
@@ -195,8 +200,8 @@ def _validate_category(name: str, entry: Any, problems: list[str]) -> None:
         if not isinstance(failure, dict):
             problems.append(f"{at} is {failure!r}; expected an object")
             continue
-        _keys(failure, _FAILURE_KEYS, set(), at, problems)
-        for key in ("check", "message"):
+        _keys(failure, _FAILURE_KEYS, {"replay"}, at, problems)
+        for key in ("check", "message", "replay"):
             if key in failure and not isinstance(failure[key], str):
                 problems.append(f"{at}.{key} is {failure[key]!r}; expected a string")
         _integer(failure, "seed", at, problems)
@@ -279,7 +284,7 @@ def failure_lines(report: Mapping[str, Any]) -> list[str]:
     for category, entry in report["categories"].items():
         for failure in entry["failures"]:
             lines += [f"FAILED {category}::{failure['check']}",
-                      f"  {failure['message']}",
-                      "  replay: " + replay_command(report["target"], report["shape"],
-                                                    category, failure["seed"])]
+                      textwrap.indent(failure["message"], "  "),
+                      "  replay: " + (failure.get("replay") or replay_command(
+                          report["target"], report["shape"], category, failure["seed"]))]
     return lines

@@ -78,10 +78,12 @@ __all__ = [
     "STATUSES",
     "VIRTUAL_LIMIT",
     "CheckResult",
+    "MODEL_EXAMPLES",
     "iter_results",
     "new_seed",
     "run_check",
     "run_checks",
+    "run_model",
     "select_checks",
 ]
 
@@ -98,6 +100,12 @@ SPIN_HINT: Final = (
     "the target spins without awaiting (e.g. while True without await, or a worker loop that "
     "swallows every exception)"
 )
+MODEL_EXAMPLES: Final = 50
+"""Examples the state machines run by default: about 2.5 wall s against ``queue_core``."""
+MODEL_WALL_BUDGET: Final = 600.0
+"""Wall seconds the model suite may take before its process is killed."""
+MODEL_STALL_LIMIT: Final = 5.0
+"""Wall seconds one loop iteration may take in the model suite before it is given up on."""
 _LOOP_SHARE: Final = 0.8  # of the wall budget, for the loop's own guard: it fires first
 _SHOWN_TASKS: Final = 6  # waiting tasks named in a message
 _WATCH_INTERVAL: Final = 0.05  # wall seconds between two looks at a child's heartbeat
@@ -119,6 +127,8 @@ class CheckResult:
         wall: wall seconds it took.
         hung: it failed because it ran out of wall time (a busy or stuck loop): the sign
             that lowers a run's wall limits to :data:`AFTER_HANG`.
+        replay: the command that replays it, when the default (``asyncqueue-check TARGET
+            --suite examples --only CATEGORY --seed SEED``) would not.
     """
 
     name: str
@@ -129,6 +139,7 @@ class CheckResult:
     seed: int = 0
     wall: float = 0.0
     hung: bool = False
+    replay: str = ""
 
 
 def new_seed() -> int:
@@ -217,9 +228,7 @@ def iter_results(factory: TargetFactory, checks: Sequence[Check], seed: int, *,
     for c in checks:
         groups.setdefault(c.category, []).append(c)
     limits = _Limits(wall_budget, stall_limit)
-    # fork is missing on Windows and unsafe on macOS (system frameworks break in the child).
-    isolate = (isolate and sys.platform != "darwin"
-               and "fork" in multiprocessing.get_all_start_methods())
+    isolate = isolate and _can_fork()
     for group in groups.values():
         if isolate:
             yield from _run_isolated(factory, group, seed, limits)
@@ -234,6 +243,114 @@ def run_checks(factory: TargetFactory, checks: Sequence[Check], seed: int, **opt
                ) -> list[CheckResult]:
     """Run the checks and return every result; the options are those of :func:`iter_results`."""
     return list(iter_results(factory, checks, seed, **options))
+
+
+def run_model(factory: TargetFactory, categories: Sequence[str], seed: int, *,
+              examples: int = MODEL_EXAMPLES, replay: str = "",
+              save_regression: str | Path | None = None, target: str | None = None,
+              isolate: bool = True) -> list[CheckResult]:
+    """Run the state machines (:func:`pytest_asyncqueue.machines.run_machines`) against a
+    target and return one result per category, in the given order.
+
+    A category passes (check ``model``) when no example broke one of its invariants, fails
+    with the first invariant that broke (check ``model.<invariant>``; the message ends with
+    the shrunk steps) or is skipped with the reason. The same arguments replay the same run.
+
+    Args:
+        factory: the loaded target.
+        categories: the categories to judge; the others' invariants are not judged.
+        seed: Hypothesis's seed, which also draws each example's loop schedule.
+        examples: examples per Hypothesis run.
+        replay: the command that replays this run, kept in each failure.
+        save_regression: a folder in which to write a pytest file per failure.
+        target: the target as the user named it, for those files.
+        isolate: run in a child process that is killed when one loop iteration takes
+            :data:`MODEL_STALL_LIMIT` wall seconds or the whole :data:`MODEL_WALL_BUDGET`
+            (where ``fork`` is available and safe).
+    """
+    from .machines import run_machines
+
+    def run(heartbeat: Callable[[], None] | None = None) -> list[CheckResult]:
+        return [CheckResult("model" if r.status != "failed" else f"model.{r.check}",
+                            r.category, "the executable model of DESIGN section 2", r.status,
+                            r.message, seed, replay=replay if r.status == "failed" else "")
+                for r in run_machines(factory, seed=seed, examples=examples,
+                                      categories=categories, save_regression=save_regression,
+                                      target=target, heartbeat=heartbeat)]
+
+    if not (isolate and _can_fork()):
+        return run()
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    beat = context.RawValue("d", math.inf)
+    with tempfile.TemporaryFile() as dump:
+        process = context.Process(target=_model_child, daemon=True, name="asyncqueue-model",
+                                  args=(sender, run, beat, dump))
+        _start(process)
+        sender.close()
+        started = time.monotonic()
+        try:
+            why = _wait(receiver, beat, _Limits(MODEL_WALL_BUDGET, MODEL_STALL_LIMIT))
+            if why is None:
+                try:
+                    return receiver.recv()
+                except EOFError:
+                    process.join(MODEL_STALL_LIMIT)
+                    why = (f"the model process ended (exit code {process.exitcode}): the "
+                           f"target ended the interpreter (os._exit, a crash)")
+            else:
+                why += f"{_stuck_at(process, dump)}: {SPIN_HINT}"
+        finally:
+            process.kill()
+            process.join()
+            receiver.close()
+    wall = time.monotonic() - started
+    judged = [c for c in CATEGORIES if c in categories]
+    blamed = "concurrency" if "concurrency" in judged else judged[0]
+    return [CheckResult("model.finishes", c, "S2: the loop is never blocked", "failed",
+                        f"the model suite {why}", seed, wall, True, replay)
+            if c == blamed else
+            CheckResult("model", c, "", "skipped", f"model: not judged: the run was stopped "
+                        f"({blamed} failed)", seed)
+            for c in judged]
+
+
+def _model_child(conn: Connection, run: Callable[..., list[CheckResult]], beat: Any,
+                 dump: Any) -> None:
+    """Body of the model's child process: run the machines, send the results back."""
+    _quiet_child(dump)
+
+    def heartbeat() -> None:
+        beat.value = time.monotonic()
+
+    conn.send(run(heartbeat))
+    conn.close()
+
+
+def _can_fork() -> bool:
+    # fork is missing on Windows and unsafe on macOS (system frameworks break in the child).
+    return sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _start(process: multiprocessing.process.BaseProcess) -> None:
+    with warnings.catch_warnings():
+        # Python >= 3.12 warns when a process with threads forks. The child runs only the
+        # checks, and replaces the streams whose locks another thread could hold.
+        warnings.filterwarnings("ignore", r"This process .* is multi-threaded",
+                                DeprecationWarning)
+        process.start()
+
+
+def _quiet_child(dump: Any) -> None:
+    """In a child: answer SIGUSR1 with a stack dump to ``dump``; silence stdout and stderr."""
+    # The parent asks with SIGUSR1 where a stuck child is; faulthandler answers from C, so
+    # even a loop that swallows every exception cannot stop it.
+    faulthandler.register(signal.SIGUSR1, file=dump, all_threads=False)
+    # A target's prints and logging would interleave with the caller's output.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    sys.stdout = sys.stderr = open(devnull, "w")  # noqa: SIM115  # lives as long as the child
 
 
 @dataclass
@@ -343,14 +460,7 @@ def _relative(filename: str) -> str:
 def _child(conn: Connection, factory: TargetFactory, checks: list[Check], seed: int,
            limits: _Limits, beat: Any, dump: Any) -> None:
     """Body of a child process: run the checks, send each result back as it comes."""
-    # The parent asks with SIGUSR1 where a stuck child is; faulthandler answers from C, so
-    # even a loop that swallows every exception cannot stop it.
-    faulthandler.register(signal.SIGUSR1, file=dump, all_threads=False)
-    # A target's prints and logging would interleave with the caller's output.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
-    sys.stdout = sys.stderr = open(devnull, "w")  # noqa: SIM115  # lives as long as the child
+    _quiet_child(dump)
 
     def heartbeat() -> None:
         beat.value = time.monotonic()
@@ -373,12 +483,7 @@ def _run_isolated(factory: TargetFactory, checks: list[Check], seed: int, limits
         dump = tempfile.TemporaryFile()  # noqa: SIM115  # closed with the process below
         process = context.Process(target=_child, daemon=True, name="asyncqueue-checks",
                                   args=(sender, factory, pending, seed, limits, beat, dump))
-        with warnings.catch_warnings():
-            # Python >= 3.12 warns when a process with threads forks. The child runs only
-            # the checks, and replaces the streams whose locks another thread could hold.
-            warnings.filterwarnings("ignore", r"This process .* is multi-threaded",
-                                    DeprecationWarning)
-            process.start()
+        _start(process)
         sender.close()
         lost: CheckResult | None = None
         try:

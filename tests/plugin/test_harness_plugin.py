@@ -7,18 +7,21 @@ from textwrap import dedent
 
 import pytest
 
+from pytest_asyncqueue import machines
 from pytest_asyncqueue.conformance import ALL_CHECKS, CATEGORIES
 from pytest_asyncqueue.plugin import (
     CATEGORY_MARKER_DESC,
+    EXAMPLES_HELP,
     NO_TARGET,
     REPORT_HELP,
     SEED_HELP,
     SHAPE_HELP,
+    SUITE_HELP,
     SUITE_MARKER_DESC,
     TARGET_HELP,
 )
 from pytest_asyncqueue.report import validate_report
-from pytest_asyncqueue.runner import SPIN_HINT
+from pytest_asyncqueue.runner import MODEL_EXAMPLES, SPIN_HINT
 
 # As in test_clock_plugin.py: no Hypothesis plugin, which would cost ~1 s per in-process run.
 INI = """
@@ -114,35 +117,42 @@ def test_the_options_form_one_group_with_ini_twins_and_say_their_defaults(
 
     result.stdout.fnmatch_lines(["asyncqueue: check an asyncio task queue:",
                                  "  --asyncqueue-target=TARGET", "  --asyncqueue-shape=SHAPE",
-                                 "  --asyncqueue-report=REPORT", "  --asyncqueue-seed=SEED"],
+                                 "  --asyncqueue-report=REPORT", "  --asyncqueue-seed=SEED",
+                                 "  --asyncqueue-suite=SUITE", "  --asyncqueue-examples=EXAMPLES"],
                                 consecutive=False)
-    result.stdout.fnmatch_lines([f"  asyncqueue_{noun} (string):*"
-                                 for noun in ("target", "shape", "report", "seed")])
-    for text in (TARGET_HELP, SHAPE_HELP, REPORT_HELP, SEED_HELP):
+    result.stdout.fnmatch_lines([f"  asyncqueue_{noun} (string):*" for noun in (
+        "target", "shape", "report", "seed", "suite", "examples")])
+    for text in (TARGET_HELP, SHAPE_HELP, REPORT_HELP, SEED_HELP, SUITE_HELP, EXAMPLES_HELP):
         assert "Default: " in text.rsplit(". ", 1)[-1]
+    assert EXAMPLES_HELP.endswith(f"Default: {MODEL_EXAMPLES}.")
 
 
 def test_a_target_adds_one_item_per_check_named_by_its_category(
     project: pytest.Pytester,
 ) -> None:
     result = project.runpytest("--asyncqueue-target=queue_core", "--collect-only", "-q")
+    model = project.runpytest("--asyncqueue-target=queue_core", "--asyncqueue-suite=model",
+                              "--collect-only", "-q")
 
     assert [line for line in result.outlines if line.startswith("asyncqueue::")] == [
-        item_id(c) for c in sorted(ALL_CHECKS, key=lambda c: CATEGORIES.index(c.category))]
+        item_id(c) for c in sorted(ALL_CHECKS, key=lambda c: CATEGORIES.index(c.category))
+    ] + [f"asyncqueue::model::{c}" for c in machines.CATEGORIES]
+    assert [line for line in model.outlines if line.startswith("asyncqueue::")] == [
+        f"asyncqueue::model::{c}" for c in machines.CATEGORIES]
 
 
 def test_the_suite_passes_against_queue_core_and_writes_a_valid_report(
     project: pytest.Pytester,
 ) -> None:
     result = project.runpytest("--asyncqueue-target=queue_core", "--asyncqueue-seed=42",
-                               "--asyncqueue-report=out/report.json")
+                               "--asyncqueue-report=out/report.json", "--asyncqueue-examples=5")
 
-    result.assert_outcomes(passed=len(ALL_CHECKS))
+    result.assert_outcomes(passed=len(ALL_CHECKS) + len(machines.CATEGORIES))
     result.stdout.fnmatch_lines([
         ("asyncqueue: target queue_core (shape queue_core, class TaskQueue), seed 42; replay "
         "with --asyncqueue-seed=42"),
         "*= asyncqueue =*",
-        f"ordering ......... passed {len(ORDERING)}/{len(ORDERING)}",
+        f"ordering ......... passed {len(ORDERING) + 1}/{len(ORDERING) + 1}",
         f"report written to {project.path / 'out' / 'report.json'}",
     ])
     report = json.loads((project.path / "out" / "report.json").read_text())
@@ -165,6 +175,28 @@ def test_a_failed_check_shows_its_message_and_the_replay_command(
         ("replay: asyncqueue-check inverted_queue.py --shape queue_core --suite examples "
         "--only ordering --seed 5"),
         "ordering ......... failed 0/1 (1 failed)",
+    ])
+
+
+def test_a_model_failure_fails_the_item_of_its_category_with_steps_and_replay(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(inverted_queue=INVERTED)
+
+    result = project.runpytest("--asyncqueue-target=inverted_queue.py", "--asyncqueue-seed=5",
+                               "--asyncqueue-suite=model", "--asyncqueue-examples=10",
+                               "-m", "asyncqueue_ordering or asyncqueue_stats", "-rs")
+
+    # Ten examples are too few to judge stats: every one of them broke ordering first.
+    result.assert_outcomes(failed=1, skipped=1)
+    result.stdout.fnmatch_lines([
+        "*_ asyncqueue::model::ordering _*",
+        "[[]ordering[]] S1: at t=* started before *; expected higher priority first, then "
+        "submission order",
+        "state = QueueMachine(*",
+        ("replay: asyncqueue-check inverted_queue.py --shape queue_core --suite model "
+         "--only ordering,stats --examples 10 --seed 5"),
+        "SKIPPED [[]1[]] *: model: not judged; every example broke ordering first",
     ])
 
 
@@ -202,7 +234,8 @@ def test_category_markers_select_checks_and_are_registered_for_strict_markers(
                                  "--collect-only", "-q")
     markers = project.runpytest("--markers")
 
-    assert [line for line in selected.outlines if "::" in line] == list(map(item_id, ORDERING))
+    assert [line for line in selected.outlines if "::" in line] == [
+        *map(item_id, ORDERING), "asyncqueue::model::ordering"]
     markers.stdout.fnmatch_lines([f"@pytest.mark.{SUITE_MARKER_DESC}",
                                   *(f"@pytest.mark.{CATEGORY_MARKER_DESC.format(category=c)}"
                                     for c in CATEGORIES)])
@@ -264,6 +297,12 @@ def test_the_command_line_wins_over_the_ini_file(project: pytest.Pytester) -> No
         (["--asyncqueue-target=queue_core", "--asyncqueue-seed=abc"], "",
          ("--asyncqueue-seed='abc' (from command line) is not an integer; pass the seed a "
          "report or header shows, e.g. --asyncqueue-seed=1234")),
+        (["--asyncqueue-target=queue_core", "--asyncqueue-suite=models"], "",
+         ("--asyncqueue-suite='models' (from command line) is not a suite; valid: examples, "
+          "model, all")),
+        (["--asyncqueue-target=queue_core"], "asyncqueue_examples = 0",
+         ("asyncqueue_examples='0' (from ini file *tox.ini) is not a whole number >= 1; e.g. "
+          "--asyncqueue-examples=50")),
         (["--asyncqueue-target=no_such.py"], "",
          ("--asyncqueue-target='no_such.py' (from command line) cannot be checked: no file "
          "'no_such.py'; pass an existing .py file, a package folder or an importable module "

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_asyncqueue.cli import MODEL_NOT_BUILT, main
+from pytest_asyncqueue.cli import main
 from pytest_asyncqueue.conformance import ALL_CHECKS, CATEGORIES
 from pytest_asyncqueue.report import validate_report
 
@@ -42,16 +42,21 @@ def inverted(tmp_path: Path) -> str:
 
 
 def test_a_correct_queue_passes_every_category_and_exits_0(tmp_path: Path) -> None:
-    status, lines = check("queue_core", "--seed", "42", "--report", str(tmp_path / "r.json"))
+    status, lines = check("queue_core", "--seed", "42", "--examples", "5",
+                          "--report", str(tmp_path / "r.json"))
 
     categories = list(dict.fromkeys(c.category for c in ALL_CHECKS))
+    model = 2 + len(categories)
     assert status == 0
     assert lines[0] == "asyncqueue-check queue_core (shape queue_core, class TaskQueue), seed 42"
     assert [line.split(" ")[0] for line in lines[1:1 + len(categories)]] == categories
     assert all(" passed " in line for line in lines[1:1 + len(categories)])
-    assert lines[1 + len(categories)] == f"model: {MODEL_NOT_BUILT}"
-    assert lines[-1].startswith(f"ok: {len(ALL_CHECKS)} checks, {len(ALL_CHECKS)} passed, "
-                                f"0 failed, 0 skipped in ")
+    assert lines[1 + len(categories)] == ("model: state machines against the executable model, "
+                                          "5 examples per run, seed 42")
+    assert [line.split(" ")[0] for line in lines[model:model + len(categories)]] == categories
+    assert all(line.endswith(" passed 1/1") for line in lines[model:model + len(categories)])
+    total = len(ALL_CHECKS) + len(categories)
+    assert lines[-1].startswith(f"ok: {total} checks, {total} passed, 0 failed, 0 skipped in ")
     report = json.loads((tmp_path / "r.json").read_text())
     validate_report(report)
     assert (report["ok"], report["seed"], report["target"]) == (True, 42, "queue_core")
@@ -124,17 +129,36 @@ def test_an_unknown_category_is_a_usage_error_listing_the_valid_ones(
             in capsys.readouterr().err)
 
 
-def test_the_model_suite_is_not_built_yet_and_says_so() -> None:
-    status, lines = check("queue_core", "--suite", "model", "--examples", "5", "--seed", "1")
+def test_a_model_failure_lands_in_its_category_and_replays_from_its_command(
+    inverted: str, tmp_path: Path
+) -> None:
+    argv = (inverted, "--suite", "model", "--only", "ordering,stats", "--examples", "20",
+            "--seed", "7")
+    status, lines = check(*argv, "--save-regression", str(tmp_path), "--report",
+                          str(tmp_path / "r.json"))
 
-    assert status == 0
-    assert lines[1] == f"model: {MODEL_NOT_BUILT}"
-    assert lines[-1].startswith("ok: 0 checks, ")
+    assert status == 1
+    assert lines[2].startswith("ordering ......... failed 0/1")
+    assert lines[3] == "stats ............ passed 1/1"
+    failure = lines.index("FAILED ordering::model.best_rank_first")
+    assert lines[failure + 1].startswith("  [ordering] S1: ")
+    assert any(line.startswith("  state = QueueMachine(") for line in lines)  # shrunk steps
+    replay = next(line for line in lines if line.startswith("  replay: "))
+    assert replay == f"  replay: asyncqueue-check {' '.join(argv[:1])} --shape queue_core " \
+                     f"{' '.join(argv[1:])}"
+    report = json.loads((tmp_path / "r.json").read_text())
+    validate_report(report)
+    assert report["categories"]["ordering"]["failures"][0]["replay"] == replay[len("  replay: "):]
+    assert (tmp_path / "test_model_regression_ordering.py").is_file()
+    again = check(*argv)
+    assert again[0] == 1
+    assert again[1][:-1] == [line for line in lines[:-1]  # all but the wall time
+                             if not line.startswith(("regression tests written", "report:"))]
 
 
 def test_the_module_runs_as_a_program_with_the_documented_exit_status(inverted: str) -> None:
     failed = subprocess.run([sys.executable, "-m", "pytest_asyncqueue.cli", inverted, "--only",
-                             "ordering", "--seed", "11"],
+                             "ordering", "--seed", "11", "--examples", "10"],
                             capture_output=True, text=True, timeout=60, check=False)
 
     assert failed.returncode == 1, failed.stderr
