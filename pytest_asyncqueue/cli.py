@@ -161,7 +161,7 @@ def _run_examples(factory: TargetFactory, categories: list[str], seed: int, out:
 def _run_model(args: argparse.Namespace, factory: TargetFactory, categories: list[str],
                seed: int, out: TextIO) -> list[CheckResult]:
     """Run the state machines, print a line per category; return their results."""
-    only = [] if set(categories) == set(CATEGORIES) else ["--only", ",".join(categories)]
+    only = ["--only", ",".join(categories)] if args.only else []
     shape = ["--shape", factory.shape] if factory.shape in SHAPES else []
     replay = shlex.join(["asyncqueue-check", args.target, *shape, "--suite", "model", *only,
                          "--examples", str(args.examples), "--seed", str(seed)])

@@ -984,7 +984,9 @@ def _failed(finding: Finding, steps: Iterable[str], calls: Iterable[tuple[str, d
             seed: int, examples: int) -> MachineResult:
     steps = tuple(steps)
     return MachineResult(finding.category, "failed", finding.check,
-                         f"[{finding.category}] {finding.message}\n" + "\n".join(steps),
+                         f"[{finding.category}] {finding.message}\n(first seen in example "
+                         f"{examples}; the smallest failing run found, {len(steps) - 1} "
+                         f"steps:)\n" + "\n".join(steps),
                          finding.message, steps, tuple(calls), seed, examples)
 
 

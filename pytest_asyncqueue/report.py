@@ -284,7 +284,7 @@ def failure_lines(report: Mapping[str, Any]) -> list[str]:
     for category, entry in report["categories"].items():
         for failure in entry["failures"]:
             lines += [f"FAILED {category}::{failure['check']}",
-                      textwrap.indent(failure["message"], "  "),
+                      *textwrap.indent(failure["message"], "  ").splitlines(),
                       "  replay: " + (failure.get("replay") or replay_command(
                           report["target"], report["shape"], category, failure["seed"]))]
     return lines

@@ -11,6 +11,7 @@ from textwrap import dedent
 
 import pytest
 
+from pytest_asyncqueue import runner
 from pytest_asyncqueue.adapters import TargetFactory, make_factory
 from pytest_asyncqueue.conformance import ALL_CHECKS, Check, CheckFailed, Harness, Skip
 from pytest_asyncqueue.runner import (
@@ -20,6 +21,7 @@ from pytest_asyncqueue.runner import (
     iter_results,
     run_check,
     run_checks,
+    run_model,
     select_checks,
 )
 
@@ -321,3 +323,33 @@ def test_bad_limits_and_unknown_categories_are_refused_with_the_valid_ones() -> 
     with pytest.raises(ValueError, match=r"^unknown category retry; valid: ordering, "
                                          r"concurrency, retries, "):
         select_checks(["retry", "ordering"])
+
+
+SPINNING_CANCEL = '''
+from queue_core import TaskQueue as _TaskQueue
+
+
+class TaskQueue(_TaskQueue):
+    def cancel(self, task_id):
+        while True:
+            pass
+'''
+
+
+def test_a_model_run_stuck_in_the_target_fails_naming_the_line_and_skips_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "spinning_cancel.py").write_text(SPINNING_CANCEL)
+    factory = make_factory(str(tmp_path / "spinning_cancel.py"))
+    monkeypatch.setattr(runner, "MODEL_STALL_LIMIT", 0.3)
+
+    results = run_model(factory, ["ordering", "concurrency"], seed=1, examples=20,
+                        replay="asyncqueue-check spinning_cancel.py --suite model")
+
+    assert [(r.category, r.name, r.status) for r in results] == [
+        ("ordering", "model", "skipped"), ("concurrency", "model.finishes", "failed")]
+    stuck = results[1]
+    assert stuck.hung and stuck.replay == "asyncqueue-check spinning_cancel.py --suite model"
+    assert re.search(r"the event loop was stuck in one callback for .* wall s at "
+                     r".*spinning_cancel\.py:\d+ in cancel", stuck.message), stuck.message
+    assert results[0].message == "model: not judged: the run was stopped (concurrency failed)"

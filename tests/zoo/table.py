@@ -1,14 +1,17 @@
-"""Print the zoo table: ``python -m tests.zoo.table [--suite examples|model|all]``.
+"""Print the zoo table: ``python -m tests.zoo.table [--suite examples|model|all] [--examples N]``.
 
 Runs ``asyncqueue-check`` with every category on every mutant and prints a markdown row
-per mutant: intended category, the categories that failed, and whether the intended one is
-among them. Takes a minute or two; the fast pass/fail version is ``tests/zoo/test_zoo.py``.
+per mutant: intended category, the categories that failed, whether the intended one is
+among them and, for the model suite, in which example the state machines first saw it fail.
+The example suite takes a minute or two, the model suite at 200 examples about twenty
+minutes; the fast pass/fail version is ``tests/zoo/test_zoo.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -17,34 +20,44 @@ from pytest_asyncqueue.cli import main as check
 from .mutants import MUTANTS, materialize
 
 
-def failed_categories(target: Path, workdir: Path, suite: str, seed: int) -> list[str]:
+def failed_categories(target: Path, workdir: Path, suite: str, seed: int, examples: int
+                      ) -> dict[str, str]:
+    """The categories that failed, each with the example in which the model first saw it
+    fail ("" when only the example checks did)."""
     report = workdir / "report.json"
     with open(workdir / "out.txt", "w") as out:
-        check([str(target), "--suite", suite, "--seed", str(seed), "--report", str(report)],
-              out=out)
-    categories = json.loads(report.read_text())["categories"]
-    return [name for name, verdict in categories.items() if verdict["status"] == "failed"]
+        check([str(target), "--suite", suite, "--seed", str(seed), "--examples", str(examples),
+               "--report", str(report)], out=out)
+    failed = {}
+    for name, verdict in json.loads(report.read_text())["categories"].items():
+        if verdict["status"] == "failed":
+            seen = [re.search(r"first seen in example (\d+)", f["message"])
+                    for f in verdict["failures"]]
+            failed[name] = next((m.group(1) for m in seen if m), "")
+    return failed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.zoo.table", description=__doc__)
     parser.add_argument("--suite", choices=("examples", "model", "all"), default="examples")
     parser.add_argument("--seed", type=int, default=20261123)
+    parser.add_argument("--examples", type=int, default=200)
     args = parser.parse_args()
-    print("| mutant | intended category | categories failed | caught |")
-    print("|---|---|---|---|")
+    print("| mutant | intended category | categories failed | caught | "
+          "model: first seen in example |")
+    print("|---|---|---|---|---|")
     caught = 0
     for mutant in MUTANTS:
         with tempfile.TemporaryDirectory() as tmp:
             failed = failed_categories(materialize(mutant, tmp), Path(tmp), args.suite,
-                                       args.seed)
+                                       args.seed, args.examples)
         hit = mutant.category in failed
         caught += hit
         flag = " (interleaving)" if mutant.interleaving else ""
         print(f"| {mutant.name}{flag} | {mutant.category} | {', '.join(failed) or '-'} | "
-              f"{'yes' if hit else 'NO'} |", flush=True)
+              f"{'yes' if hit else 'NO'} | {failed.get(mutant.category) or '-'} |", flush=True)
     print(f"\n{caught} of {len(MUTANTS)} mutants caught in their own category "
-          f"(suite {args.suite}, seed {args.seed})")
+          f"(suite {args.suite}, {args.examples} examples, seed {args.seed})")
 
 
 if __name__ == "__main__":
