@@ -320,18 +320,20 @@ class QueueMachine(RuleBasedStateMachine):
         self.op = lambda model: [model] if model.cancel(name) == answer else []
 
     @precondition(lambda self: self._racing())
-    @rule(pick=st.integers(0, 7))
-    def cancel_racing(self, pick: int) -> None:
+    @rule(pick=st.integers(0, 7), lag=st.integers(0, 4))
+    def cancel_racing(self, pick: int, lag: int) -> None:
         """Cancel a task at the very instant its next event is due (end, timeout, backoff
-        or delay), racing it; then run the loop to that instant."""
-        self._record("cancel_racing", pick=pick)
+        or delay), ``lag`` loop iterations after that instant began, racing the event and
+        what the target does in the iterations that follow it; then run the loop to that
+        instant."""
+        self._record("cancel_racing", pick=pick, lag=lag)
         names = self._racing()
         name = names[pick % len(names)]
         task = self.models[0].task(name)
         when = task.next_event()
         self.steps[-1] += f"  # {name} at t={_t(when)} ({task.state})"
         self.cancelled_running |= task.state == "running"
-        self.loop.call_at(when / NS_PER_S, self._fire_cancel, name)
+        self.loop.call_at(when / NS_PER_S, self._fire_cancel, name, lag)
         self._call(self._sleep_until(when), f"running to t={_t(when)}", "concurrency", now=False)
         race, self.race = self.race, None
         if race is None or not race.done():
@@ -666,8 +668,11 @@ class QueueMachine(RuleBasedStateMachine):
         for gate in gates:
             self.gates[gate].open()
 
-    def _fire_cancel(self, name: str) -> None:
-        self.race = self.loop.create_task(self.adapter.cancel(self.ids[name]))
+    def _fire_cancel(self, name: str, lag: int) -> None:
+        if lag:
+            self.loop.call_soon(self._fire_cancel, name, lag - 1)
+        else:
+            self.race = self.loop.create_task(self.adapter.cancel(self.ids[name]))
 
     def _probe(self, name: str, probe: Probe) -> Callable[[], Any]:
         timeline, gates, attempts = self.timeline, self.gates, itertools.count(1)
