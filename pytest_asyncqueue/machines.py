@@ -98,6 +98,9 @@ _TASK: Final = st.fixed_dictionaries({
     "timeout": st.sampled_from((None, None, None, 0.5, 1.0)),
     "own_id": st.booleans(),
 })
+_PLAIN_TASK: Final = {"priority": 0, "work": 0.0, "retries": 0, "outcome": "ok", "delay": 0.0,
+                      "timeout": None, "own_id": False}
+"""A task spec's fields that a step line leaves out when they have these values."""
 
 
 class MachineFailure(CheckFailed):
@@ -768,7 +771,7 @@ class QueueMachine(RuleBasedStateMachine):
     def _record(self, rule_name: str, **arguments: Any) -> None:
         self.clean = False
         self.calls.append((rule_name, arguments))
-        args = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
+        args = ", ".join(f"{k}={_shown(v)}" for k, v in arguments.items())
         self.steps.append(f"state.{rule_name}({args})")
 
     def _fail(self, category: str, check: str, message: str) -> None:
@@ -985,13 +988,23 @@ def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
     return ordered
 
 
+def _shown(value: Any) -> str:
+    """A step argument as a step line prints it: a list of task specs shows each with only
+    the fields that differ from a plain task (:data:`_PLAIN_TASK`), in a fixed order."""
+    if not (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)):
+        return repr(value)
+    return "[" + ", ".join("{" + ", ".join(f"{k!r}: {spec[k]!r}" for k in _PLAIN_TASK
+                                            if spec[k] != _PLAIN_TASK[k]) + "}"
+                           for spec in value) + "]"
+
+
 def _failed(finding: Finding, steps: Iterable[str], calls: Iterable[tuple[str, dict[str, Any]]],
             seed: int, examples: int) -> MachineResult:
     steps = tuple(steps)
     return MachineResult(finding.category, "failed", finding.check,
                          f"[{finding.category}] {finding.message}\n(first seen in example "
                          f"{examples}; the smallest failing run found, {len(steps) - 1} "
-                         f"steps:)\n" + "\n".join(steps),
+                         f"step{'' if len(steps) == 2 else 's'}:)\n" + "\n".join(steps),
                          finding.message, steps, tuple(calls), seed, examples)
 
 

@@ -212,3 +212,14 @@ def test_failure_replays_identically(tmp_path: Path) -> None:
     spec.loader.exec_module(module)
     assert module.TARGET == "queue_core" and module.STEPS == list(first[0].calls)
     module.test_model_regression_ordering()
+
+
+def test_a_step_line_shows_only_what_sets_a_task_apart() -> None:
+    factory = TargetFactory(InvertedQueue, QueueCoreAdapter)
+    [failed] = run_machines(factory, seed=7, examples=20, steps=8, categories=["ordering"])
+    init = failed.steps[1]
+    specs = dict(failed.calls[0][1])["tasks"]
+    assert init.startswith("state.init(") and "'own_id': False" not in init
+    assert any(spec["priority"] for spec in specs)  # what ordering turns on is shown
+    for spec in specs:
+        assert ("'priority': %r" % spec["priority"] in init) == (spec["priority"] != 0)
