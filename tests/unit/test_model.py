@@ -223,3 +223,39 @@ def test_a_step_line_shows_only_what_sets_a_task_apart() -> None:
     assert any(spec["priority"] for spec in specs)  # what ordering turns on is shown
     for spec in specs:
         assert ("'priority': %r" % spec["priority"] in init) == (spec["priority"] != 0)
+
+
+class ZeroWorkersAccepted(TaskQueue):
+    """Takes ``workers=0`` for one worker: every example breaks edge_cases at its start."""
+
+    def __init__(self, *, workers: int = 4, **settings) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(workers=max(workers, 1), **settings)
+
+
+def test_a_category_is_not_judged_when_most_examples_break_another_first() -> None:
+    factory = TargetFactory(ZeroWorkersAccepted, QueueCoreAdapter)
+    stats, edge = run_machines(factory, seed=3, examples=5, categories=["edge_cases", "stats"])
+    assert (edge.status, edge.check) == ("failed", "zero_workers_rejected")
+    assert (stats.status, stats.message) == (
+        "skipped", "model: not judged; most examples broke edge_cases first")
+
+
+class SubmitAfterStopAccepted(TaskQueue):
+    """Accepts a submit after shutdown: a failure only the example's final stop shows."""
+
+    def submit(self, handler, /, *args, **options):  # type: ignore[no-untyped-def]
+        closed, self._closed = self._closed, False
+        try:
+            return super().submit(handler, *args, **options)
+        finally:
+            self._closed = closed
+
+
+def test_a_failure_seen_at_the_final_stop_is_pruned_to_the_steps_it_needs() -> None:
+    factory = TargetFactory(SubmitAfterStopAccepted, QueueCoreAdapter)
+    [edge] = run_machines(factory, seed=4, examples=10, categories=["edge_cases"])
+    assert (edge.status, edge.check) == ("failed", "submit_after_stop_raises")
+    assert [call[0] for call in edge.calls] == ["init", "stop"]
+    assert len(edge.calls[0][1]["tasks"]) == 1
+    with pytest.raises(MachineFailure):
+        run_steps(factory, edge.calls)
