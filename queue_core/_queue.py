@@ -343,7 +343,7 @@ class TaskQueue:
                 task.cancel_reason = CANCEL
             return True
         timer = task.handle
-        self._finish(task, CANCELLED, None, None)
+        self._finish(task, CANCELLED, None)
         if timer is None:  # it is among the ready tasks
             self._ready.cancelled()
         else:  # it waits for a delay or a backoff
@@ -407,7 +407,7 @@ class TaskQueue:
                     reason = task.cancel_reason
                     if reason is None or me.uncancel():
                         # The worker itself is cancelled (loop teardown): account, go.
-                        self._finish(task, CANCELLED, None, None)
+                        self._finish(task, CANCELLED, None)
                         raise
                     self._end_attempt(task, reason, None)
                 except Exception as exc:
@@ -464,13 +464,13 @@ class TaskQueue:
 
     def _end_attempt(self, task: Task, reason: str | None, exc: Exception | None) -> None:
         if reason is CANCEL or reason is SELF_CANCEL:
-            self._finish(task, CANCELLED, None, None)
+            self._finish(task, CANCELLED, None)
             return
         if reason is TIMEOUT:
             exc = TimeoutError(f"attempt {task.attempts} of task {task.task_id!r} exceeded "
                                f"timeout={task.timeout} loop seconds")
         if task.attempts > task.max_retries or isinstance(exc, self._non_retryable):
-            self._finish(task, FAILED, None, exc)
+            self._finish(task, FAILED, exc)
             return
         # Retry (S3): back to PENDING, held by a timer, keeping priority and sequence number.
         self._running -= 1
@@ -493,20 +493,20 @@ class TaskQueue:
         if self._idle:
             self._wake_one()
 
-    def _finish(self, task: Task, state: TaskState, value: Any, error: Exception | None) -> None:
+    def _finish(self, task: Task, state: TaskState, error: Exception | None) -> None:
+        """End an unfinished task as CANCELLED or FAILED (with ``error``); a worker ends a
+        COMPLETED one itself, on its hot path."""
         if task.state is RUNNING:
             self._running -= 1
         task.state = state
-        if state is COMPLETED:
-            self._completed += 1
-        elif state is CANCELLED:
+        if state is CANCELLED:
             self._cancelled += 1
         else:
             self._failed += 1
             _drop_tracebacks(error)  # their frames would keep arguments alive (S7)
         del self._tasks[task.task_id]
         loop = self._loop
-        task.outcome = value if state is COMPLETED else error
+        task.outcome = error
         task.finished_at = loop.time()
         if task.waiters is not None:
             _notify(task)

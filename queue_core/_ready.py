@@ -27,29 +27,27 @@ class ReadyTasks:
     structure is compacted; ``cancelled()`` must be called for each such task.
     """
 
-    __slots__ = ("_levels", "_order", "_entries", "_stale")
+    __slots__ = ("_levels", "_order", "_stale")
 
     def __init__(self) -> None:
         self._levels: dict[int, tuple[deque[Task], list[tuple[int, Task]]]] = {}
         self._order: list[int] = []  # heap of -priority, one per level
-        self._entries = 0  # tasks held, cancelled ones included
         self._stale = 0  # cancelled tasks held
 
     def __len__(self) -> int:
-        """How many tasks are held, cancelled ones included."""
-        return self._entries
+        """How many tasks are held, cancelled ones included (counted: the hot paths keep
+        no count)."""
+        return sum(len(fresh) + len(late) for fresh, late in self._levels.values())
 
     def push(self, task: Task) -> None:
         """Add a task submitted just now (its sequence number is the highest so far)."""
         level = self._levels.get(task.priority) or self._add_level(task.priority)
         level[0].append(task)
-        self._entries += 1
 
     def push_late(self, task: Task) -> None:
         """Add a task coming back from a delay or a backoff, at its original place."""
         level = self._levels.get(task.priority) or self._add_level(task.priority)
         heappush(level[1], (task.seq, task))
-        self._entries += 1
 
     def pop(self) -> Task | None:
         """Remove and return the pending task of best rank, or None if there is none."""
@@ -66,7 +64,6 @@ class ReadyTasks:
                 heappop(order)
                 del levels[priority]
                 continue
-            self._entries -= 1
             if task.state is PENDING:
                 return task
             self._stale -= 1
@@ -75,21 +72,20 @@ class ReadyTasks:
     def cancelled(self) -> None:
         """Note that a task held here was cancelled; compact when most entries are stale."""
         self._stale += 1
-        if self._stale > _COMPACT_MIN and self._stale * 2 > self._entries:
+        if self._stale > _COMPACT_MIN and self._stale * 2 > len(self):
             for fresh, late in self._levels.values():
                 keep = [task for task in fresh if task.state is PENDING]
                 fresh.clear()
                 fresh.extend(keep)
                 late[:] = [entry for entry in late if entry[1].state is PENDING]
                 heapify(late)
-            self._entries -= self._stale
             self._stale = 0
 
     def clear(self) -> None:
         """Drop every task."""
         self._levels.clear()
         self._order.clear()
-        self._entries = self._stale = 0
+        self._stale = 0
 
     def _add_level(self, priority: int) -> tuple[deque[Task], list[tuple[int, Task]]]:
         level = self._levels[priority] = (deque(), [])

@@ -181,12 +181,12 @@ QUEUE_CORE_MUTANTS: Final = [
         "qc_pending_cancel_still_runs", "cancellation", "queue_core", _QC,
         _lines(
             "        timer = task.handle",
-            "        self._finish(task, CANCELLED, None, None)"),
+            "        self._finish(task, CANCELLED, None)"),
         _lines(
             "        timer = task.handle",
             "        task.cancel_reason = CANCEL  # only flagged: nothing stops it from starting",
             "        return True",
-            "        self._finish(task, CANCELLED, None, None)"),
+            "        self._finish(task, CANCELLED, None)"),
         "cancel() of a pending (or backing-off) task only flags it: it stays PENDING, still "
         "starts and runs its handler, and only then ends CANCELLED"),
     Mutant(
