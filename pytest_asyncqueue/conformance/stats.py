@@ -5,8 +5,9 @@
 loop iteration ``pending + running + completed + failed + cancelled`` equals the submits the
 queue accepted, as the harness counts them; no counter is negative; submitted, completed,
 failed, cancelled and retried never decrease, not even when cached results are evicted; each
-task is counted once, in the state its outcome and the timeline say; ``workers`` is the number
-of live worker coroutines.
+task is counted once, in the state its outcome and the timeline say; once the loop has done
+all it had to do at a virtual instant, ``running`` is the number of handlers in flight (their
+attempts started and not ended); ``workers`` is the number of live worker coroutines.
 
 A :class:`_Watch` reads the counters after every loop iteration through the loop's iteration
 observer. A target whose ``get_stats`` really suspends cannot be read there; it is sampled by
@@ -53,8 +54,9 @@ class _Watch:
     that a submit still in progress is allowed to have been counted by the target or not.
 
     Attributes:
-        broken: the first message per broken rule, "sum" (the invariant), "negative" and
-            "decrease".
+        broken: the first message per broken rule, "sum" (the invariant), "negative",
+            "decrease" and "running" (judged at the last iteration of each virtual instant,
+            and only where the counters are read after every iteration).
         series: for each counter, its successive distinct values.
         samples: how many times the counters were read.
     """
@@ -72,6 +74,9 @@ class _Watch:
         self._wake = asyncio.Event()
         self._mark: tuple[Any, ...] = ()
         self._at_mark = 0
+        self._events_seen = 0
+        self._in_flight = 0
+        self._settling: tuple[float, int, int] | None = None  # (t, running, in flight) last read
 
     async def __aenter__(self) -> Self:
         loop = self.h.loop
@@ -112,6 +117,7 @@ class _Watch:
                               f"expected the counters")
             return
         self._judge(stats or {})
+        self._judge_running(stats or {})
 
     def _nudge(self) -> None:
         mark = (len(self.h.timeline.events), self.h.now(), self.h.submitted, self._inflight)
@@ -162,6 +168,25 @@ class _Watch:
                                        f"completed, failed, cancelled and retried never to "
                                        f"decrease")
         self._previous = stats
+
+    def _judge_running(self, stats: dict[str, Any]) -> None:
+        """Compare ``running`` with the handlers in flight as each virtual instant settles.
+
+        Within an instant a target may count an attempt an iteration before its handler
+        starts, or after it ended; once the loop moves on to a later time, nothing is left to
+        do at the earlier one, so the last reading there must agree.
+        """
+        events = self.h.timeline.events
+        for event in events[self._events_seen:]:
+            self._in_flight += 1 if event.kind == "start" else -1
+        self._events_seen = len(events)
+        now, settled = self.h.now(), self._settling
+        if settled is not None and now > settled[0] and settled[1] != settled[2]:
+            self._note("running", f"running was {settled[1]} once all was done at virtual "
+                                  f"t={settled[0]:g}, with {settled[2]} handler(s) in flight; "
+                                  f"expected the number of attempts started and not ended")
+        if "running" in stats:
+            self._settling = (now, stats["running"], self._in_flight)
 
     def _note(self, rule: str, message: str) -> None:
         self.broken.setdefault(rule, f"S6: {message}")
@@ -289,13 +314,16 @@ async def stats_has_every_key(h: Harness) -> None:
 
 @check("stats", "S6")
 async def counters_consistent_at_every_iteration(h: Harness) -> None:
-    """After every loop iteration the counters add up, none is negative, none decreased."""
+    """After every loop iteration the counters add up, none is negative, none decreased;
+    running counts the handlers in flight."""
     # S6 / oas37a 5: at every observation pending + running + completed + failed + cancelled
     # equals the accepted submits, no counter is negative, and submitted, completed, failed,
     # cancelled and retried never decrease; under concurrent completions, failures, retries
-    # and cancellations (an unlocked read-modify-write of a counter loses counts here).
+    # and cancellations (an unlocked read-modify-write of a counter loses counts here). Once
+    # an instant settles, running equals the attempts started and not ended (a lost update
+    # of running leaves the sum intact but not this).
     run = await _mixed_run(h)
-    run.watch.verdict("sum", "negative", "decrease")
+    run.watch.verdict("sum", "negative", "decrease", "running")
 
 
 @check("stats", "S6")

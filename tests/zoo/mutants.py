@@ -211,6 +211,11 @@ QUEUE_CORE_MUTANTS: Final = [
         "            self._completed += 1",
         "a FAILED task is counted in completed; failed stays 0"),
     Mutant(
+        "qc_running_reported_as_pending", "stats", "queue_core", _QC,
+        "            submitted=self._submitted, pending=len(self._tasks) - running, running=running,",
+        "            submitted=self._submitted, pending=len(self._tasks), running=0,",
+        "running tasks are reported as pending and running stays 0; the counters still add up"),
+    Mutant(
         "qc_unlocked_read_modify_write", "stats", "queue_core", _QC,
         _lines(
             "                        self._running -= 1",
@@ -409,6 +414,11 @@ OAS37A_MUTANTS: Final = [
             "            self._completed += 1"),
         "a FAILED task is counted in completed; failed stays 0"),
     Mutant(
+        "oas_running_reported_as_pending", "stats", "oas37a", _OAS,
+        '        return {"pending": len(self._jobs) - running, "running": running,',
+        '        return {"pending": len(self._jobs), "running": 0,',
+        "running tasks are reported as pending and running stays 0; the counters still add up"),
+    Mutant(
         "oas_unlocked_read_modify_write", "stats", "oas37a", _OAS,
         "            self._finish(job, status, value)",
         _lines(
@@ -536,6 +546,8 @@ FAMILIES: Final = {
     "cap with max": ("qc_cap_with_max", "oas_cap_with_max"),
     "failed counted as completed": ("qc_failed_counted_as_completed",
                                     "oas_failed_counted_as_completed"),
+    "running reported as pending": ("qc_running_reported_as_pending",
+                                    "oas_running_reported_as_pending"),
     "finished tasks never dropped": ("qc_finished_tasks_never_dropped",
                                      "oas_finished_tasks_never_dropped"),
     "unbounded cache": ("qc_unbounded_cache", "oas_unbounded_cache"),

@@ -46,3 +46,15 @@ def test_each_mutant_fails_in_the_category_that_names_its_bug(tmp_path, mutant: 
     assert verdict["status"] == "failed", (
         f"{mutant.name} ({mutant.bug}) passed the {mutant.category} checks")
     assert status == 1
+
+
+@pytest.mark.parametrize("name", ["qc_running_reported_as_pending",
+                                  "oas_running_reported_as_pending"])
+def test_running_is_judged_against_the_handlers_in_flight(tmp_path, name: str):
+    # The counters still add up and none goes negative: only comparing running with the
+    # attempts started and not ended, once an instant settles, catches it at every iteration.
+    target = materialize(next(m for m in MUTANTS if m.name == name), tmp_path)
+    status, report = check(target, tmp_path, "--only", "stats")
+    failures = {f["check"]: f["message"] for f in report["categories"]["stats"]["failures"]}
+    assert failures["counters_consistent_at_every_iteration"].startswith(
+        "S6: running was 0 once all was done at virtual t=")
