@@ -38,6 +38,7 @@ from ._task import (
 __all__ = ["DeadLetter", "QueueStats", "TaskQueue"]
 
 _CO_COROUTINE = inspect.CO_COROUTINE
+_new_record = object.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +254,17 @@ class TaskQueue:
                 raise DuplicateTask(f"task_id={task_id!r} is already used by a task this "
                                     f"queue still knows; pass a new id or omit task_id")
             self._chosen_ids = True
-        task = Task(task_id, handler, args, priority, seq, max_retries, timeout)
+        task = _new_record(Task)  # slot by slot: a type call with __init__ costs far more
+        task.task_id = task_id
+        task.handler = handler
+        task.args = args
+        task.priority = priority
+        task.seq = seq
+        task.max_retries = max_retries
+        task.timeout = timeout
+        task.attempts = 0
+        task.state = PENDING
+        task.handle = task.cancel_reason = task.waiters = None
         tasks[task_id] = task
         self._submitted += 1
         if delay:

@@ -121,8 +121,8 @@ _OAS_BACKOFF = "        delay = min(self.base_delay * 2 ** job.retry_count, self
 QUEUE_CORE_MUTANTS: Final = [
     Mutant(
         "qc_inverted_priority", "ordering", "queue_core", _QC,
-        "        task = Task(task_id, handler, args, priority, seq, max_retries, timeout)",
-        "        task = Task(task_id, handler, args, -priority, seq, max_retries, timeout)",
+        "        task.priority = priority\n",
+        "        task.priority = -priority\n",
         "priority is negated when the task is built, so the lowest priority runs first"),
     Mutant(
         "qc_lifo_ties", "ordering", "queue_core", "queue_core/_ready.py",
