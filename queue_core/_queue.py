@@ -399,6 +399,7 @@ class TaskQueue:
         # The hot path: one coroutine per worker, the handler awaited inline, and the
         # COMPLETED case finished here without further calls.
         loop = self._loop
+        clock = loop.time
         me = asyncio.current_task()
         tasks = self._tasks
         pop_ready = self._ready.pop
@@ -434,11 +435,12 @@ class TaskQueue:
                         self._completed += 1
                         task.state = COMPLETED
                         task.outcome = value
-                        task.finished_at = loop.time()
+                        task.finished_at = clock()
                         del tasks[task.task_id]
                         if task.waiters is not None:
                             _notify(task)
-                        task.handler = task.args = task.handle = task.waiters = None
+                            task.waiters = None
+                        task.handler = task.args = task.handle = None
                         put_result(task, loop)
                         if self._closed and not tasks:
                             self._wake_all()

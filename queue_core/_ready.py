@@ -31,7 +31,8 @@ class ReadyTasks:
 
     def __init__(self) -> None:
         self._levels: dict[int, tuple[deque[Task], list[tuple[int, Task]]]] = {}
-        self._order: list[int] = []  # heap of -priority, one per level
+        # A heap of (-priority, fresh, late), one per level: the best level on top.
+        self._order: list[tuple[int, deque[Task], list[tuple[int, Task]]]] = []
         self._stale = 0  # cancelled tasks held
 
     def __len__(self) -> int:
@@ -52,17 +53,15 @@ class ReadyTasks:
     def pop(self) -> Task | None:
         """Remove and return the pending task of best rank, or None if there is none."""
         order = self._order
-        levels = self._levels
         while order:
-            priority = -order[0]
-            fresh, late = levels[priority]
+            negated, fresh, late = order[0]
             if late and (not fresh or late[0][0] < fresh[0].seq):
                 task = heappop(late)[1]
             elif fresh:
                 task = fresh.popleft()
             else:
                 heappop(order)
-                del levels[priority]
+                del self._levels[-negated]
                 continue
             if task.state is PENDING:
                 return task
@@ -88,6 +87,8 @@ class ReadyTasks:
         self._stale = 0
 
     def _add_level(self, priority: int) -> tuple[deque[Task], list[tuple[int, Task]]]:
-        level = self._levels[priority] = (deque(), [])
-        heappush(self._order, -priority)
+        fresh: deque[Task] = deque()
+        late: list[tuple[int, Task]] = []
+        heappush(self._order, (-priority, fresh, late))  # -priority is unique: never ties
+        level = self._levels[priority] = (fresh, late)
         return level

@@ -229,11 +229,11 @@ QUEUE_CORE_MUTANTS: Final = [
         "iteration count once, so the counters no longer add up to submitted"),
     Mutant(
         "qc_finished_tasks_never_dropped", "memory", "queue_core", _QC,
-        "                        task.handler = task.args = task.handle = task.waiters = None",
+        "                        task.handler = task.args = task.handle = None",
         _lines(
             '                        self.__dict__.setdefault("_history", []).append(',
             "                            (task, task.handler, task.args))",
-            "                        task.handler = task.args = task.handle = task.waiters = None"),
+            "                        task.handler = task.args = task.handle = None"),
         "every completed task, its handler and its arguments are appended to a history list "
         "that nothing trims: they outlive the result cache"),
     Mutant(
