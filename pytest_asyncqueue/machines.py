@@ -90,7 +90,7 @@ _BLOCKING_REPEATS: Final = 3
 _DISCARDS_PER_EXAMPLE: Final = 3  # examples broken by a muted category, per one asked for
 _FAILS: Final = {"ok": 0, "flaky": 0, "doomed": 1}  # + max_retries: how many attempts fail
 _HARNESS: Final = str(Path(__file__).parent)
-_TASK: Final = st.fixed_dictionaries({
+_TASK_FIELDS: Final = {
     "priority": st.integers(-1, 2),
     "work": st.sampled_from((0.0, 0.25, 0.5, 1.0, 1.5) + GATES),
     "retries": st.integers(0, 3),
@@ -98,10 +98,13 @@ _TASK: Final = st.fixed_dictionaries({
     "delay": st.sampled_from((0.0, 0.0, 0.0, 0.5, 1.25)),
     "timeout": st.sampled_from((None, None, None, 0.5, 1.0)),
     "own_id": st.booleans(),
-})
+}
+_TASK: Final = st.fixed_dictionaries(_TASK_FIELDS)
 _PLAIN_TASK: Final = {"priority": 0, "work": 0.0, "retries": 0, "outcome": "ok", "delay": 0.0,
                       "timeout": None, "own_id": False}
-"""A task spec's fields that a step line leaves out when they have these values."""
+"""A task spec's fields that a step line leaves out when they have these values (and that a
+spec written without them takes)."""
+assert _PLAIN_TASK.keys() == _TASK_FIELDS.keys(), "every task field needs its plain value"
 
 
 class MachineFailure(CheckFailed):
@@ -182,6 +185,10 @@ class _NotAtOnce(AsyncQueueError):
 class _ShrinkingDone(KeyboardInterrupt):
     """Ends shrinking early. Hypothesis lets only an interrupt through untouched (other
     exceptions become failures or flaky-data errors), so it is one; ``_run_once`` stops it."""
+
+
+class _StepNotAllowed(AsyncQueueError):
+    """A replayed step whose precondition does not hold (pruning dropped what it needs)."""
 
 
 class _RunOver(KeyboardInterrupt):
@@ -285,7 +292,7 @@ class QueueMachine(RuleBasedStateMachine):
         self._record("submit", tasks=tasks)
         self._submit_tasks(tasks)
 
-    @precondition(lambda self: self.can["task_id"] and self._unfinished())
+    @precondition(lambda self: self._can_submit_duplicate())
     @rule(pick=st.integers(0, 7))
     def submit_duplicate(self, pick: int) -> None:
         """Submit with the id of an unfinished task: S8 wants a ValueError."""
@@ -356,7 +363,7 @@ class QueueMachine(RuleBasedStateMachine):
         when = ns(self.loop.time()) + ns(seconds)
         self._call(self._sleep_until(when), f"running to t={_t(when)}", "concurrency", now=False)
 
-    @precondition(lambda self: self.models and self.models[0].next_time() is not None)
+    @precondition(lambda self: self._has_next_event())
     @rule()
     def advance_to_next_event(self) -> None:
         """Let virtual time run on to the model's next event."""
@@ -623,7 +630,8 @@ class QueueMachine(RuleBasedStateMachine):
 
     def _submit_tasks(self, tasks: list[dict[str, Any]]) -> None:
         batch = []
-        for spec in tasks:
+        for shown in tasks:
+            spec = {**_PLAIN_TASK, **shown}  # a step line shows only what differs
             name, work, can = f"t{next(self.names)}", spec["work"], self.can
             retries = spec["retries"] if can["retry"] else 0
             fails = retries + _FAILS[spec["outcome"]] if can["max_retries"] else 0
@@ -752,6 +760,18 @@ class QueueMachine(RuleBasedStateMachine):
         return observation
 
     # Helpers
+
+    def _can_submit_duplicate(self) -> bool:
+        return self.can["task_id"] and bool(self._unfinished())
+
+    def _has_next_event(self) -> bool:
+        return bool(self.models) and self.models[0].next_time() is not None
+
+    def _allows(self, rule_name: str) -> bool:
+        """Whether a rule's precondition holds now (a replay calls rules directly)."""
+        check = {"submit_duplicate": self._can_submit_duplicate, "cancel_racing": self._racing,
+                 "advance_to_next_event": self._has_next_event}.get(rule_name)
+        return check is None or bool(check())
 
     def _unfinished(self) -> list[str]:
         return [n for n, t in self.models[0].tasks.items() if t.state not in FINISHED]
@@ -909,6 +929,8 @@ def _replay(factory: TargetFactory, calls: Iterable[tuple[str, dict[str, Any]]],
     try:
         for rule_name, arguments in calls:
             if rule_name != "stop":  # the final stop is teardown's
+                if not machine._allows(rule_name):
+                    raise _StepNotAllowed(f"{rule_name}: its precondition does not hold")
                 getattr(machine, rule_name)(**arguments)
                 machine.agrees_with_model()
     finally:
@@ -923,8 +945,8 @@ def _pruned(factory: TargetFactory, failure: MachineFailure,
     when the example's final ``stop`` is judged would need the run to end early, which its
     shrinker seldom finds, and it rarely drops one task of a submitted list. So, from the
     last step back, each step but ``init`` is dropped in turn, then each task its step
-    submits, and a drop is kept if the replay still fails the same check. A replay that
-    raises anything else is a drop that left a later step without its precondition.
+    submits, and a drop is kept if the replay still fails the same check. A drop that
+    leaves a later step without its precondition is not kept.
     """
     best = failure
 
@@ -937,7 +959,7 @@ def _pruned(factory: TargetFactory, failure: MachineFailure,
                                                                  best.finding.check):
                 best = found
                 return True
-        except Exception:
+        except _StepNotAllowed:
             pass
         return False
 
@@ -1043,9 +1065,12 @@ def _shown(value: Any) -> str:
     the fields that differ from a plain task (:data:`_PLAIN_TASK`), in a fixed order."""
     if not (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)):
         return repr(value)
-    return "[" + ", ".join("{" + ", ".join(f"{k!r}: {spec[k]!r}" for k in _PLAIN_TASK
-                                            if spec[k] != _PLAIN_TASK[k]) + "}"
-                           for spec in value) + "]"
+    shown = []
+    for spec in value:
+        fields = [f"{k!r}: {spec[k]!r}" for k, plain in _PLAIN_TASK.items()
+                  if k in spec and spec[k] != plain]
+        shown.append("{" + ", ".join(fields) + "}")
+    return "[" + ", ".join(shown) + "]"
 
 
 def _failed(finding: Finding, steps: Iterable[str], calls: Iterable[tuple[str, dict[str, Any]]],
@@ -1080,7 +1105,8 @@ def _blocking_result(tally: _Tally, seed: int) -> MachineResult | None:
 
 def _run_once(factory: TargetFactory, seed: int, examples: int, steps: int,
               muted: frozenset[str], tally: _Tally) -> MachineFailure | str | None:
-    """One Hypothesis run: the failure it found, "discarded" if every example was."""
+    """One Hypothesis run: the failure it found, or "discarded" once the examples discarded
+    for breaking a muted category outnumber the examples asked for three to one."""
     def make() -> QueueMachine:
         return QueueMachine(factory, muted=muted, tally=tally)
 

@@ -412,7 +412,7 @@ class TaskQueue:
                 task.attempts += 1
                 self._running += 1
                 timer = None if task.timeout is None else loop.call_at(
-                    loop.time() + task.timeout, self._time_out, task, task.attempts)
+                    clock() + task.timeout, self._time_out, task, task.attempts)
                 try:
                     value = await task.handler(*task.args)
                 except asyncio.CancelledError:

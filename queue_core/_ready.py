@@ -27,13 +27,14 @@ class ReadyTasks:
     structure is compacted; ``cancelled()`` must be called for each such task.
     """
 
-    __slots__ = ("_levels", "_order", "_stale")
+    __slots__ = ("_levels", "_order", "_stale", "_check_at")
 
     def __init__(self) -> None:
         self._levels: dict[int, tuple[deque[Task], list[tuple[int, Task]]]] = {}
         # A heap of (-priority, fresh, late), one per level: the best level on top.
         self._order: list[tuple[int, deque[Task], list[tuple[int, Task]]]] = []
         self._stale = 0  # cancelled tasks held
+        self._check_at = _COMPACT_MIN  # stale count at which to count the entries again
 
     def __len__(self) -> int:
         """How many tasks are held, cancelled ones included (counted: the hot paths keep
@@ -69,22 +70,38 @@ class ReadyTasks:
         return None
 
     def cancelled(self) -> None:
-        """Note that a task held here was cancelled; compact when most entries are stale."""
+        """Note that a task held here was cancelled; compact when most entries are stale.
+
+        The entries are counted (a walk over the levels) only when the stale count reaches
+        a mark, set each time to half the entries then held, so cancelling stays O(1)
+        amortized however many priority levels there are.
+        """
         self._stale += 1
-        if self._stale > _COMPACT_MIN and self._stale * 2 > len(self):
-            for fresh, late in self._levels.values():
-                keep = [task for task in fresh if task.state is PENDING]
-                fresh.clear()
-                fresh.extend(keep)
-                late[:] = [entry for entry in late if entry[1].state is PENDING]
-                heapify(late)
-            self._stale = 0
+        if self._stale <= self._check_at:
+            return
+        held = len(self)
+        if self._stale * 2 <= held:
+            self._check_at = held // 2
+            return
+        for fresh, late in self._levels.values():
+            keep = [task for task in fresh if task.state is PENDING]
+            fresh.clear()
+            fresh.extend(keep)
+            late[:] = [entry for entry in late if entry[1].state is PENDING]
+            heapify(late)
+        # Emptied levels go too, so that neither pop nor the next count walks them.
+        self._order[:] = [level for level in self._order if level[1] or level[2]]
+        heapify(self._order)
+        self._levels = {-level[0]: (level[1], level[2]) for level in self._order}
+        self._stale = 0
+        self._check_at = _COMPACT_MIN
 
     def clear(self) -> None:
         """Drop every task."""
         self._levels.clear()
         self._order.clear()
         self._stale = 0
+        self._check_at = _COMPACT_MIN
 
     def _add_level(self, priority: int) -> tuple[deque[Task], list[tuple[int, Task]]]:
         fresh: deque[Task] = deque()

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Self
 
 from ..adapters import Adapter
-from ..probes import Gate
+from ..probes import CANCELLED, END, FAIL, START, Gate
 from ._base import CheckFailed, Harness, Skip, check, expect_equal
 from ._waits import outcomes_within
 
@@ -36,6 +36,7 @@ PARTS: Final = ("pending", "running", "completed", "failed", "cancelled")
 GROWING: Final = ("submitted", "completed", "failed", "cancelled", "retried")
 COUNTERS: Final = REQUIRED + ("submitted", "queue_size")
 _SAMPLES_PER_INSTANT: Final = 50
+_IN_FLIGHT_CHANGE: Final = {START: 1, END: -1, FAIL: -1, CANCELLED: -1}  # by timeline event
 
 
 def _missing(stats: dict[str, Any], keys: tuple[str, ...]) -> None:
@@ -178,7 +179,7 @@ class _Watch:
         """
         events = self.h.timeline.events
         for event in events[self._events_seen:]:
-            self._in_flight += 1 if event.kind == "start" else -1
+            self._in_flight += _IN_FLIGHT_CHANGE.get(event.kind, 0)
         self._events_seen = len(events)
         now, settled = self.h.now(), self._settling
         if settled is not None and now > settled[0] and settled[1] != settled[2]:

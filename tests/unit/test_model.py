@@ -223,6 +223,13 @@ def test_a_step_line_shows_only_what_sets_a_task_apart() -> None:
     assert any(spec["priority"] for spec in specs)  # what ordering turns on is shown
     for spec in specs:
         assert ("'priority': %r" % spec["priority"] in init) == (spec["priority"] != 0)
+    # And a step written that way replays: the fields left out take their plain values.
+    init_call = ("init", {"workers": 1, "loop_seed": 0, "base_delay": 0.25, "cap": 2,
+                          "cache": 100_000, "drain": True,
+                          "tasks": [{"work": 0.5}, {"priority": 1}, {"priority": 2}]})
+    with pytest.raises(MachineFailure) as caught:
+        run_steps(factory, [init_call])
+    assert caught.value.finding.check == "best_rank_first"
 
 
 class ZeroWorkersAccepted(TaskQueue):
