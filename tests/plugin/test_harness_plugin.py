@@ -63,7 +63,7 @@ class AsyncTaskQueue:
     async def _worker(self):
         while self._running:
             try:
-                time.sleep(0.1)
+                time.sleep(0.005)
             except Exception:
                 pass
 

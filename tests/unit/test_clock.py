@@ -279,7 +279,7 @@ def test_a_loop_that_never_waits_on_a_timer_hits_the_real_time_limit() -> None:
 
 def test_a_task_that_blocks_the_loop_is_recorded_with_its_duration_and_name() -> None:
     async def sleepy() -> None:
-        time.sleep(0.04)  # deliberately blocks the loop: this is what is being detected
+        time.sleep(0.01)  # deliberately blocks the loop: this is what is being detected
         await asyncio.sleep(3)
 
     async def main() -> list[BlockingCall]:
@@ -287,40 +287,40 @@ def test_a_task_that_blocks_the_loop_is_recorded_with_its_duration_and_name() ->
         await asyncio.create_task(sleepy(), name="sleepy")
         return _loop().blocking_calls
 
-    calls = [call for call in run(main(), blocking_threshold=0.02) if call.name == "sleepy"]
+    calls = [call for call in run(main(), blocking_threshold=0.005) if call.name == "sleepy"]
 
     assert len(calls) == 1
-    assert calls[0].duration >= 0.04
+    assert calls[0].duration >= 0.01
     assert calls[0].virtual_time == 1.0
     assert calls[0].location.startswith(f"{__file__}:")
 
 
 def test_a_plain_callback_that_blocks_is_named_by_its_qualified_name() -> None:
     def stall() -> None:
-        time.sleep(0.04)  # deliberately blocks the loop
+        time.sleep(0.01)  # deliberately blocks the loop
 
     async def main() -> list[BlockingCall]:
         _loop().call_soon(stall)
         await asyncio.sleep(1)
         return _loop().blocking_calls
 
-    calls = run(main(), blocking_threshold=0.02)
+    calls = run(main(), blocking_threshold=0.005)
 
     assert [call.name for call in calls if "stall" in call.name] == [stall.__qualname__]
 
 
 def test_raise_on_blocking_raises_blocking_call_error_naming_the_task() -> None:
     async def sleepy() -> None:
-        time.sleep(0.15)  # deliberately blocks the loop, far over the threshold
+        time.sleep(0.03)  # deliberately blocks the loop, over the threshold
         await asyncio.sleep(1)
 
     async def main() -> None:
         await asyncio.create_task(sleepy(), name="sleepy")
 
-    # A generous threshold, so that no other step can be the first one over it.
+    # No other step comes near the threshold, so the first one over it is the sleep.
     expected = r"^sleepy blocked the event loop for \d+\.\d{3} wall s at virtual t=0\.000s"
     with pytest.raises(BlockingCallError, match=expected):
-        run(main(), blocking_threshold=0.1, raise_on_blocking=True)
+        run(main(), blocking_threshold=0.02, raise_on_blocking=True)
 
 
 # --- determinism and seeded order ----------------------------------------------------------

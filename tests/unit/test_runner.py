@@ -85,7 +85,7 @@ SPINNING_WORKER = '''
 SWALLOWING_WORKER = '''
         while self._running:
             try:
-                time.sleep(0.1)
+                time.sleep(0.005)
             except Exception:
                 pass
 '''
