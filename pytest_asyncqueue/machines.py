@@ -1024,7 +1024,8 @@ def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
     for _ in itertools.count() if runs is None else range(runs):
         if len(muted) == len(CATEGORIES):
             break
-        tally = _Tally(shrink_budget=shrinks, discard_budget=_DISCARDS_PER_EXAMPLE * examples, heartbeat=heartbeat)
+        tally = _Tally(shrink_budget=shrinks, discard_budget=_DISCARDS_PER_EXAMPLE * examples,
+                       heartbeat=heartbeat)
         failure = _run_once(factory, seed, examples, steps, frozenset(muted), tally)
         if isinstance(failure, MachineFailure) and failure.calls:
             failure = _pruned(factory, failure, heartbeat)

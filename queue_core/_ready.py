@@ -19,6 +19,9 @@ __all__ = ["ReadyTasks"]
 
 _COMPACT_MIN = 64  # cancelled entries tolerated before compacting is worth it
 
+_Level = tuple[int, deque[Task], list[tuple[int, Task]]]
+"""(-priority, fresh tasks in submission order, a heap of (seq, task) of late ones)."""
+
 
 class ReadyTasks:
     """Tasks that a free worker may start, best rank first.
@@ -30,26 +33,25 @@ class ReadyTasks:
     __slots__ = ("_levels", "_order", "_stale", "_check_at")
 
     def __init__(self) -> None:
-        self._levels: dict[int, tuple[deque[Task], list[tuple[int, Task]]]] = {}
-        # A heap of (-priority, fresh, late), one per level: the best level on top.
-        self._order: list[tuple[int, deque[Task], list[tuple[int, Task]]]] = []
+        self._levels: dict[int, _Level] = {}  # by priority
+        self._order: list[_Level] = []  # the same levels as a heap: the best one on top
         self._stale = 0  # cancelled tasks held
         self._check_at = _COMPACT_MIN  # stale count at which to count the entries again
 
     def __len__(self) -> int:
         """How many tasks are held, cancelled ones included (counted: the hot paths keep
         no count)."""
-        return sum(len(fresh) + len(late) for fresh, late in self._levels.values())
+        return sum(len(fresh) + len(late) for _, fresh, late in self._levels.values())
 
     def push(self, task: Task) -> None:
         """Add a task submitted just now (its sequence number is the highest so far)."""
         level = self._levels.get(task.priority) or self._add_level(task.priority)
-        level[0].append(task)
+        level[1].append(task)
 
     def push_late(self, task: Task) -> None:
         """Add a task coming back from a delay or a backoff, at its original place."""
         level = self._levels.get(task.priority) or self._add_level(task.priority)
-        heappush(level[1], (task.seq, task))
+        heappush(level[2], (task.seq, task))
 
     def pop(self) -> Task | None:
         """Remove and return the pending task of best rank, or None if there is none."""
@@ -83,7 +85,7 @@ class ReadyTasks:
         if self._stale * 2 <= held:
             self._check_at = held // 2
             return
-        for fresh, late in self._levels.values():
+        for _, fresh, late in self._levels.values():
             keep = [task for task in fresh if task.state is PENDING]
             fresh.clear()
             fresh.extend(keep)
@@ -92,7 +94,7 @@ class ReadyTasks:
         # Emptied levels go too, so that neither pop nor the next count walks them.
         self._order[:] = [level for level in self._order if level[1] or level[2]]
         heapify(self._order)
-        self._levels = {-level[0]: (level[1], level[2]) for level in self._order}
+        self._levels = {-level[0]: level for level in self._order}
         self._stale = 0
         self._check_at = _COMPACT_MIN
 
@@ -103,9 +105,7 @@ class ReadyTasks:
         self._stale = 0
         self._check_at = _COMPACT_MIN
 
-    def _add_level(self, priority: int) -> tuple[deque[Task], list[tuple[int, Task]]]:
-        fresh: deque[Task] = deque()
-        late: list[tuple[int, Task]] = []
-        heappush(self._order, (-priority, fresh, late))  # -priority is unique: never ties
-        level = self._levels[priority] = (fresh, late)
+    def _add_level(self, priority: int) -> _Level:
+        level = self._levels[priority] = (-priority, deque(), [])
+        heappush(self._order, level)  # -priority is unique: heap order never compares the rest
         return level
