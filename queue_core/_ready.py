@@ -62,6 +62,11 @@ class ReadyTasks:
                 task = heappop(late)[1]
             elif fresh:
                 task = fresh.popleft()
+            elif len(order) == 1:
+                # The last level stays for the next push: an idle queue fed one task at a
+                # time would otherwise build and drop a level per task. One empty level is
+                # all that is ever kept.
+                return None
             else:
                 heappop(order)
                 del self._levels[-negated]

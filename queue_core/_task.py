@@ -60,6 +60,9 @@ class TaskResult(NamedTuple):
         return self.state is COMPLETED
 
 
+_new_tuple = tuple.__new__
+
+
 class Task:
     """The record of one submitted task.
 
@@ -93,9 +96,10 @@ class Task:
     def result(self) -> TaskResult:
         """The :class:`TaskResult` of this finished task."""
         state = self.state
-        return TaskResult(self.task_id, state, self.outcome if state is COMPLETED else None,
-                          self.outcome if state is FAILED else None, self.attempts,
-                          self.finished_at)
+        # tuple.__new__ directly: a NamedTuple's own __new__ is a Python frame more.
+        return _new_tuple(TaskResult, (
+            self.task_id, state, self.outcome if state is COMPLETED else None,
+            self.outcome if state is FAILED else None, self.attempts, self.finished_at))
 
     def __repr__(self) -> str:
         return f"<Task {self.task_id!r} {self.state.value} priority={self.priority}>"

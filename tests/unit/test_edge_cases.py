@@ -220,3 +220,22 @@ def test_a_failure_keeps_no_chained_traceback_alive(run):
 
     error = run(main())
     assert error.__traceback__ is None and error.__cause__.__traceback__ is None
+
+
+def test_levels_emptied_by_workers_are_dropped_but_the_last_is_kept_for_the_next_task(run):
+    # An idle queue fed one task at a time reuses its one level instead of building and
+    # dropping one per task; a thousand priorities run to the end leave that one level only.
+    async def main():
+        async with TaskQueue(workers=2) as queue:
+            for n in range(1_000):
+                queue.submit(probe, n, priority=n)
+            while queue.stats().completed < 1_000:
+                await asyncio.sleep(0)
+            after_many = dict(queue._ready._levels)
+            for priority in (0, 7, 0):
+                await queue.result(queue.submit(probe, priority=priority))
+            return after_many, dict(queue._ready._levels), len(queue._ready)
+
+    after_many, after_more, held = run(main())
+    assert list(after_many) == [0]  # the lowest priority ran last; the other 999 levels went
+    assert after_more == after_many and after_more[0] is after_many[0] and held == 0
