@@ -96,7 +96,9 @@ def targets_table(rows: list[BenchRow], memory: list[dict[str, Any]]) -> str:
                 ours if theirs else None, lambda r, t=theirs: r.ratio / t.ratio, 1.0,
                 at_least=True)
     gate = find(rows, *GATE)
-    add("idle submit-to-result latency p50, queue_core", gate,
+    bare = ("" if gate is None or gate.baseline_result_p50_us is None else
+            f" (the bare pool's, same run: {gate.baseline_result_p50_us:,.3g} µs)")
+    add(f"idle submit-to-result latency p50, queue_core{bare}", gate,
         lambda r: r.result_p50_us, 20, at_least=False, unit=" µs")
     add(f"bytes per pending task, queue_core (anchors: {HEAP_SLOTS_DICT_ANCHOR_BYTES} B heap "
         f"tuple + slots record + id dict, {ASYNCIO_TASK_ANCHOR_BYTES} B unstarted asyncio.Task)",

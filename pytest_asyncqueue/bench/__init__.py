@@ -107,7 +107,11 @@ class BenchRow:
             baseline_loop: the baseline's workers and loop, when not those of the subject.
         round_ratios: the ratio of each pair.
         result_p50_us: the subject's idle submit-to-result latency, through its own result
-            call; baseline_p50_us: the baseline's submit-to-start latency.
+            call; baseline_p50_us, baseline_result_p50_us: the baseline's submit-to-start
+            and submit-to-result latencies, measured in the same run (the bare pool has no
+            results: its caller waits until it has seen the task run, two loop iterations
+            as for a result), so that an absolute latency can be read beside the speed of
+            the machine at the time.
         latency_samples: how many idle round trips the latencies are taken from.
         note: why a figure is missing.
     """
@@ -129,6 +133,7 @@ class BenchRow:
     round_ratios: tuple[float, ...] = ()
     result_p50_us: float | None = None
     baseline_p50_us: float | None = None
+    baseline_result_p50_us: float | None = None
     latency_samples: int = 0
     note: str = ""
 
@@ -272,7 +277,8 @@ def _latency_figures(pairs: Pairs, samples: int) -> dict[str, Any]:
         finally:
             prepared.close()
         if key == "baseline":
-            figures["baseline_p50_us"] = _micro(_percentile(to_start, 0.5))
+            figures.update(baseline_p50_us=_micro(_percentile(to_start, 0.5)),
+                           baseline_result_p50_us=_micro(_percentile(to_result, 0.5)))
             continue
         figures.update(p50_us=_micro(_percentile(to_start, 0.5)),
                        p99_us=_micro(_percentile(to_start, 0.99)),

@@ -209,14 +209,11 @@ class TargetPool:
             self.async_calls = True
         self.submit = functools.partial(calls.submit, **options) if options else calls.submit
         self.cancel = calls.cancel
-        self._result = calls.result
+        self.wait = calls.result  # the target's own call: no coroutine of ours in between
 
     async def start(self) -> None:
         await self.adapter.start()
         await asyncio.sleep(0)  # one loop turn takes every new worker to its idle wait
-
-    async def wait(self, handle: Any) -> None:
-        await self._result(handle)
 
     async def close(self) -> None:
         # Draining: cancelling each of the memory round's pending tasks costs some targets

@@ -72,7 +72,8 @@ def test_every_workload_runs_on_queue_core_beside_the_bare_pool(queue_core, work
     assert len(row.round_ratios) == 2
     assert row.ratio == pytest.approx(statistics.median(row.round_ratios), abs=0.001)
     assert 0 < row.p50_us <= row.p99_us
-    assert row.result_p50_us >= row.p50_us and row.baseline_p50_us > 0
+    assert row.result_p50_us >= row.p50_us
+    assert 0 < row.baseline_p50_us <= row.baseline_result_p50_us
     assert row.latency_samples >= 20
     assert row.bytes_per_pending > 0
     assert row.note == ""
@@ -83,6 +84,7 @@ def test_queue_core_is_driven_through_its_own_synchronous_calls(queue_core):
 
     assert pool.async_calls is False
     assert pool.submit == pool.adapter.queue.submit
+    assert pool.wait == pool.adapter.queue.result
 
 
 def test_other_shapes_are_driven_through_their_adapter_with_a_default_bound_lifted():
