@@ -40,7 +40,7 @@ class ResultCache:
         records = self._records
         records[task.task_id] = task
         if len(records) > self.max_results:
-            records.popitem(last=False)
+            records.popitem(False)  # positional: no keyword parsing on the hot path
         if self._timer is None and self.ttl is not None:
             self._timer = loop.call_at(task.finished_at + self.ttl, self._expire, loop)
 
