@@ -85,6 +85,7 @@ __all__ = [
     "run_checks",
     "run_model",
     "select_checks",
+    "start_model",
 ]
 
 STATUSES: Final = ("passed", "failed", "skipped")
@@ -245,12 +246,21 @@ def run_checks(factory: TargetFactory, checks: Sequence[Check], seed: int, **opt
     return list(iter_results(factory, checks, seed, **options))
 
 
-def run_model(factory: TargetFactory, categories: Sequence[str], seed: int, *,
-              examples: int = MODEL_EXAMPLES, replay: str = "",
-              save_regression: str | Path | None = None, target: str | None = None,
-              isolate: bool = True) -> list[CheckResult]:
-    """Run the state machines (:func:`pytest_asyncqueue.machines.run_machines`) against a
-    target and return one result per category, in the given order.
+def run_model(factory: TargetFactory, categories: Sequence[str], seed: int, **options: Any
+              ) -> list[CheckResult]:
+    """Run the state machines against a target and return one result per category; the
+    arguments are those of :func:`start_model`."""
+    return start_model(factory, categories, seed, **options)()
+
+
+def start_model(factory: TargetFactory, categories: Sequence[str], seed: int, *,
+                examples: int = MODEL_EXAMPLES, replay: str = "",
+                save_regression: str | Path | None = None, target: str | None = None,
+                isolate: bool = True) -> Callable[[], list[CheckResult]]:
+    """Start the state machines (:func:`pytest_asyncqueue.machines.run_machines`) against a
+    target and return the call that waits for them: it returns one result per category, in
+    the given order. With isolation the machines run meanwhile in a child process, so the
+    caller can run the conformance checks beside them; without, they run in that call.
 
     A category passes (check ``model``) when no example broke one of its invariants, fails
     with the first invariant that broke (check ``model.<invariant>``; the message ends with
@@ -266,7 +276,8 @@ def run_model(factory: TargetFactory, categories: Sequence[str], seed: int, *,
         target: the target as the user named it, for those files.
         isolate: run in a child process that is killed when one loop iteration takes
             :data:`MODEL_STALL_LIMIT` wall seconds or the whole :data:`MODEL_WALL_BUDGET`
-            (where ``fork`` is available and safe).
+            (where ``fork`` is available and safe). The budget counts from the call that
+            waits.
     """
     from .machines import run_machines
 
@@ -279,16 +290,24 @@ def run_model(factory: TargetFactory, categories: Sequence[str], seed: int, *,
                                       target=target, heartbeat=heartbeat)]
 
     if not (isolate and _can_fork()):
-        return run()
+        return run
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     beat = context.RawValue("d", math.inf)
-    with tempfile.TemporaryFile() as dump:
-        process = context.Process(target=_model_child, daemon=True, name="asyncqueue-model",
-                                  args=(sender, run, beat, dump))
+    dump = tempfile.TemporaryFile()  # noqa: SIM115  # closed with the process, in wait()
+    process = context.Process(target=_model_child, daemon=True, name="asyncqueue-model",
+                              args=(sender, run, beat, dump))
+    try:
         _start(process)
+    except BaseException:
+        receiver.close()
+        dump.close()
+        raise
+    finally:
         sender.close()
-        started = time.monotonic()
+    started = time.monotonic()
+
+    def wait() -> list[CheckResult]:
         try:
             why = _wait(receiver, beat, _Limits(MODEL_WALL_BUDGET, MODEL_STALL_LIMIT))
             if why is None:
@@ -304,15 +323,18 @@ def run_model(factory: TargetFactory, categories: Sequence[str], seed: int, *,
             process.kill()
             process.join()
             receiver.close()
-    wall = time.monotonic() - started
-    judged = [c for c in CATEGORIES if c in categories]
-    blamed = "concurrency" if "concurrency" in judged else judged[0]
-    return [CheckResult("model.finishes", c, "S2: the loop is never blocked", "failed",
-                        f"the model suite {why}", seed, wall, True, replay)
-            if c == blamed else
-            CheckResult("model", c, "", "skipped", f"model: not judged: the run was stopped "
-                        f"({blamed} failed)", seed)
-            for c in judged]
+            dump.close()
+        wall = time.monotonic() - started
+        judged = [c for c in CATEGORIES if c in categories]
+        blamed = "concurrency" if "concurrency" in judged else judged[0]
+        return [CheckResult("model.finishes", c, "S2: the loop is never blocked", "failed",
+                            f"the model suite {why}", seed, wall, True, replay)
+                if c == blamed else
+                CheckResult("model", c, "", "skipped", f"model: not judged: the run was "
+                            f"stopped ({blamed} failed)", seed)
+                for c in judged]
+
+    return wait
 
 
 def _model_child(conn: Connection, run: Callable[..., list[CheckResult]], beat: Any,

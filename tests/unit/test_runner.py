@@ -23,6 +23,7 @@ from pytest_asyncqueue.runner import (
     run_checks,
     run_model,
     select_checks,
+    start_model,
 )
 
 # An oas37a-shaped queue whose worker loop is WORKER; every check below drives it.
@@ -353,3 +354,16 @@ def test_a_model_run_stuck_in_the_target_fails_naming_the_line_and_skips_the_res
     assert re.search(r"the event loop was stuck in one callback for .* wall s at "
                      r".*spinning_cancel\.py:\d+ in cancel", stuck.message), stuck.message
     assert results[0].message == "model: not judged: the run was stopped (concurrency failed)"
+
+
+def test_the_model_runs_in_a_process_of_its_own_while_the_caller_goes_on() -> None:
+    # asyncqueue-check runs the conformance checks meanwhile: the machines must already be
+    # running when start_model returns, and the process gone once their results are in.
+    wait = start_model(make_factory("queue_core"), ["ordering", "stats"], seed=1, examples=5)
+    running = [p.name for p in multiprocessing.active_children()]
+    results = wait()
+
+    assert running == ["asyncqueue-model"]
+    assert [(r.category, r.status) for r in results] == [("ordering", "passed"),
+                                                         ("stats", "passed")]
+    assert not multiprocessing.active_children()
