@@ -7,21 +7,21 @@ Usage::
                      [--save-regression DIR] [--bench]
 
 It prints one line per category as each finishes (the conformance checks, then the state
-machines, which run meanwhile in a process of their own), then every failure with the command
-that replays it. ``--bench`` then benchmarks the target beside a bare asyncio pool and prints
-the table (:mod:`pytest_asyncqueue.bench`); its figures never change the exit status. Exit
-status:
-0 every check passed (skips allowed), 1 a check failed, 2 the target could not be loaded or
-adapted, or the command line was wrong.
+machines, which run meanwhile in a process of their own where ``fork`` is available), then
+every failure with the command that replays it. ``--bench`` then benchmarks the target
+beside a bare asyncio pool and prints the table (:mod:`pytest_asyncqueue.bench`); its
+figures never change the exit status. Exit status: 0 every check passed (skips allowed), 1 a
+check failed, 2 the target could not be loaded or adapted, or the command line was wrong.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from itertools import groupby
 from typing import Any, Final, TextIO
 
@@ -29,7 +29,13 @@ from .adapters import SHAPES, LoadError, TargetFactory, make_factory
 from .conformance import ALL_CHECKS, CATEGORIES
 from .report import build_report, category_line, failure_lines, summarize, write_report
 from .runner import (
-    MODEL_EXAMPLES, CheckResult, iter_results, new_seed, select_checks, start_model,
+    MODEL_EXAMPLES,
+    CheckResult,
+    ModelRun,
+    iter_results,
+    new_seed,
+    select_checks,
+    start_model,
 )
 
 __all__ = ["main"]
@@ -126,12 +132,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     categories = [c for c in CATEGORIES if c in chosen]
     results: list[CheckResult] = []
     # The machines run in a process of their own beside the conformance checks.
-    model = (_start_model(args, factory, categories, seed, out)
+    model = (_start_model(args, factory, categories, seed)
              if args.suite in ("model", "all") else None)
-    if args.suite in ("examples", "all"):
-        results = _run_examples(factory, categories, seed, out)
-    if model is not None:
-        results += model()
+    with model or contextlib.nullcontext():
+        if args.suite in ("examples", "all"):
+            results = _run_examples(factory, categories, seed, out)
+        if model is not None:
+            results += _report_model(args, model, seed, out)
     bench = _run_bench(factory, out) if args.bench else None
     report = build_report(args.target, factory.shape, seed, results, categories, bench=bench)
     failures = failure_lines(report)
@@ -166,27 +173,27 @@ def _run_examples(factory: TargetFactory, categories: list[str], seed: int, out:
 
 
 def _start_model(args: argparse.Namespace, factory: TargetFactory, categories: list[str],
-                 seed: int, out: TextIO) -> Callable[[], list[CheckResult]]:
-    """Start the state machines; return the call that waits for them, prints their header
-    and a line per category, and returns their results."""
+                 seed: int) -> ModelRun:
+    """Start the state machines, with the command that replays their run."""
     only = ["--only", ",".join(categories)] if args.only else []
     shape = ["--shape", factory.shape] if factory.shape in SHAPES else []
     replay = shlex.join(["asyncqueue-check", args.target, *shape, "--suite", "model", *only,
                          "--examples", str(args.examples), "--seed", str(seed)])
-    wait = start_model(factory, categories, seed, examples=args.examples, replay=replay,
+    return start_model(factory, categories, seed, examples=args.examples, replay=replay,
                        save_regression=args.save_regression, target=args.target)
 
-    def report() -> list[CheckResult]:
-        print(f"model: state machines against the executable model, {args.examples} "
-              f"examples per run, seed {seed}", file=out, flush=True)
-        results = wait()
-        for result in results:
-            print(category_line(result.category, summarize([result])), file=out)
-        if args.save_regression and any(r.status == "failed" for r in results):
-            print(f"regression tests written to {args.save_regression}", file=out)
-        return results
 
-    return report
+def _report_model(args: argparse.Namespace, model: ModelRun, seed: int, out: TextIO
+                  ) -> list[CheckResult]:
+    """Wait for the state machines, print a line per category; return their results."""
+    print(f"model: state machines against the executable model, {args.examples} examples "
+          f"per run, seed {seed}", file=out, flush=True)
+    results = model.wait()
+    for result in results:
+        print(category_line(result.category, summarize([result])), file=out)
+    if args.save_regression and any(r.status == "failed" for r in results):
+        print(f"regression tests written to {args.save_regression}", file=out)
+    return results
 
 
 def _run_bench(factory: TargetFactory, out: TextIO) -> list[dict[str, Any]]:

@@ -59,6 +59,7 @@ import tempfile
 import time
 import traceback
 import warnings
+import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -79,6 +80,7 @@ __all__ = [
     "VIRTUAL_LIMIT",
     "CheckResult",
     "MODEL_EXAMPLES",
+    "ModelRun",
     "iter_results",
     "new_seed",
     "run_check",
@@ -104,7 +106,7 @@ SPIN_HINT: Final = (
 MODEL_EXAMPLES: Final = 50
 """Examples the state machines run by default: about 2.5 wall s against ``queue_core``."""
 MODEL_WALL_BUDGET: Final = 600.0
-"""Wall seconds the model suite may take before its process is killed."""
+"""Wall seconds the model suite may take, from its start, before its process is killed."""
 MODEL_STALL_LIMIT: Final = 5.0
 """Wall seconds one loop iteration may take in the model suite before it is given up on."""
 _LOOP_SHARE: Final = 0.8  # of the wall budget, for the loop's own guard: it fires first
@@ -250,21 +252,23 @@ def run_model(factory: TargetFactory, categories: Sequence[str], seed: int, **op
               ) -> list[CheckResult]:
     """Run the state machines against a target and return one result per category; the
     arguments are those of :func:`start_model`."""
-    return start_model(factory, categories, seed, **options)()
+    with start_model(factory, categories, seed, **options) as run:
+        return run.wait()
 
 
 def start_model(factory: TargetFactory, categories: Sequence[str], seed: int, *,
                 examples: int = MODEL_EXAMPLES, replay: str = "",
                 save_regression: str | Path | None = None, target: str | None = None,
-                isolate: bool = True) -> Callable[[], list[CheckResult]]:
+                isolate: bool = True) -> ModelRun:
     """Start the state machines (:func:`pytest_asyncqueue.machines.run_machines`) against a
-    target and return the call that waits for them: it returns one result per category, in
-    the given order. With isolation the machines run meanwhile in a child process, so the
-    caller can run the conformance checks beside them; without, they run in that call.
+    target; :meth:`ModelRun.wait` returns one result per category, in the given order.
 
-    A category passes (check ``model``) when no example broke one of its invariants, fails
-    with the first invariant that broke (check ``model.<invariant>``; the message ends with
-    the shrunk steps) or is skipped with the reason. The same arguments replay the same run.
+    With isolation the machines run meanwhile in a child process, so that the caller can run
+    the conformance checks beside them; without (or where ``fork`` is not available and
+    safe) they run inside ``wait()``. A category passes (check ``model``) when no example
+    broke one of its invariants, fails with the first invariant that broke (check
+    ``model.<invariant>``; the message ends with the shrunk steps) or is skipped with the
+    reason. The same arguments replay the same run.
 
     Args:
         factory: the loaded target.
@@ -275,9 +279,8 @@ def start_model(factory: TargetFactory, categories: Sequence[str], seed: int, *,
         save_regression: a folder in which to write a pytest file per failure.
         target: the target as the user named it, for those files.
         isolate: run in a child process that is killed when one loop iteration takes
-            :data:`MODEL_STALL_LIMIT` wall seconds or the whole :data:`MODEL_WALL_BUDGET`
-            (where ``fork`` is available and safe). The budget counts from the call that
-            waits.
+            :data:`MODEL_STALL_LIMIT` wall seconds (judged while ``wait()`` waits) or the
+            run :data:`MODEL_WALL_BUDGET` (counted from the start).
     """
     from .machines import run_machines
 
@@ -289,27 +292,54 @@ def start_model(factory: TargetFactory, categories: Sequence[str], seed: int, *,
                                       categories=categories, save_regression=save_regression,
                                       target=target, heartbeat=heartbeat)]
 
-    if not (isolate and _can_fork()):
-        return run
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    beat = context.RawValue("d", math.inf)
-    dump = tempfile.TemporaryFile()  # noqa: SIM115  # closed with the process, in wait()
-    process = context.Process(target=_model_child, daemon=True, name="asyncqueue-model",
-                              args=(sender, run, beat, dump))
-    try:
-        _start(process)
-    except BaseException:
-        receiver.close()
-        dump.close()
-        raise
-    finally:
-        sender.close()
-    started = time.monotonic()
+    return ModelRun(run, categories, seed, replay, isolate=isolate and _can_fork())
 
-    def wait() -> list[CheckResult]:
+
+class ModelRun:
+    """The state machines started by :func:`start_model`.
+
+    ``wait()`` returns their results (the same list on every call); ``close()`` stops a run
+    still going. Use it as a context manager, which closes on exit; a run dropped unclosed
+    is stopped when it is collected.
+    """
+
+    def __init__(self, run: Callable[..., list[CheckResult]], categories: Sequence[str],
+                 seed: int, replay: str, *, isolate: bool) -> None:
+        self._run, self._categories, self._seed, self._replay = run, categories, seed, replay
+        self._results: list[CheckResult] | None = None
+        self._child: tuple[Any, Connection, Any, Any] | None = None
+        self.close: Callable[[], None] = lambda: None
+        if not isolate:
+            return
+        context = multiprocessing.get_context("fork")
+        receiver, sender = context.Pipe(duplex=False)
+        beat = context.RawValue("d", math.inf)
+        dump = tempfile.TemporaryFile()  # noqa: SIM115  # closed with the process
+        process = context.Process(target=_model_child, daemon=True, name="asyncqueue-model",
+                                  args=(sender, run, beat, dump))
         try:
-            why = _wait(receiver, beat, _Limits(MODEL_WALL_BUDGET, MODEL_STALL_LIMIT))
+            _start(process)
+        except BaseException:
+            _stop_child(process, receiver, dump)
+            raise
+        finally:
+            sender.close()
+        self._started = time.monotonic()
+        self._child = (process, receiver, beat, dump)
+        self.close = weakref.finalize(self, _stop_child, process, receiver, dump)
+
+    def wait(self) -> list[CheckResult]:
+        """The results, one per category: waits for the machines, or runs them here."""
+        if self._results is None:
+            self._results = self._run() if self._child is None else self._collect()
+        return self._results
+
+    def _collect(self) -> list[CheckResult]:
+        assert self._child is not None
+        process, receiver, beat, dump = self._child
+        try:
+            why = _wait(receiver, beat, _Limits(MODEL_WALL_BUDGET, MODEL_STALL_LIMIT),
+                        since=self._started)
             if why is None:
                 try:
                     return receiver.recv()
@@ -320,21 +350,32 @@ def start_model(factory: TargetFactory, categories: Sequence[str], seed: int, *,
             else:
                 why += f"{_stuck_at(process, dump)}: {SPIN_HINT}"
         finally:
-            process.kill()
-            process.join()
-            receiver.close()
-            dump.close()
-        wall = time.monotonic() - started
-        judged = [c for c in CATEGORIES if c in categories]
+            self.close()
+        wall = time.monotonic() - self._started
+        judged = [c for c in CATEGORIES if c in self._categories]
         blamed = "concurrency" if "concurrency" in judged else judged[0]
         return [CheckResult("model.finishes", c, "S2: the loop is never blocked", "failed",
-                            f"the model suite {why}", seed, wall, True, replay)
+                            f"the model suite {why}", self._seed, wall, True, self._replay)
                 if c == blamed else
                 CheckResult("model", c, "", "skipped", f"model: not judged: the run was "
-                            f"stopped ({blamed} failed)", seed)
+                            f"stopped ({blamed} failed)", self._seed)
                 for c in judged]
 
-    return wait
+    def __enter__(self) -> ModelRun:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _stop_child(process: multiprocessing.process.BaseProcess, receiver: Connection,
+                dump: Any) -> None:
+    """Kill a child process if it still runs, reap it, and close what the parent holds."""
+    if process.pid is not None:
+        process.kill()
+        process.join()
+    receiver.close()
+    dump.close()
 
 
 def _model_child(conn: Connection, run: Callable[..., list[CheckResult]], beat: Any,
@@ -539,9 +580,11 @@ def _run_isolated(factory: TargetFactory, checks: list[Check], seed: int, limits
             yield lost
 
 
-def _wait(receiver: Connection, beat: Any, limits: _Limits) -> str | None:
-    """Wait for the child's next result; return why it is given up on, or None when it came."""
-    deadline = time.monotonic() + limits.budget
+def _wait(receiver: Connection, beat: Any, limits: _Limits, since: float | None = None
+          ) -> str | None:
+    """Wait for the child's next result; return why it is given up on, or None when it came.
+    The budget counts from ``since`` (a ``time.monotonic()`` reading), by default from now."""
+    deadline = (time.monotonic() if since is None else since) + limits.budget
     while not receiver.poll(_WATCH_INTERVAL):
         now = time.monotonic()
         stuck = now - beat.value  # a loop that iterates stamps the beat every few microseconds

@@ -64,8 +64,8 @@ class ReadyTasks:
                 task = fresh.popleft()
             elif len(order) == 1:
                 # The last level stays for the next push: an idle queue fed one task at a
-                # time would otherwise build and drop a level per task. One empty level is
-                # all that is ever kept.
+                # time would otherwise build and drop a level per task. Emptied levels
+                # above it go as pops reach them, so an empty queue keeps one level.
                 return None
             else:
                 heappop(order)

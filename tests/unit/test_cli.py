@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +165,29 @@ def test_the_module_runs_as_a_program_with_the_documented_exit_status(inverted: 
     assert failed.returncode == 1, failed.stderr
     assert failed.stdout.splitlines()[1].startswith("ordering ......... failed ")
     assert "FAILED ordering::priority_order_before_start" in failed.stdout.splitlines()
+
+
+def test_the_model_starts_before_the_conformance_checks_and_stops_if_they_raise(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_asyncqueue import cli
+
+    events: list[str] = []
+    start_model = cli.start_model
+
+    def start(*args: object, **options: object) -> object:
+        events.append("model started")
+        return start_model(*args, **options)
+
+    def examples(*_: object) -> None:
+        events.append("conformance checks")
+        assert [p.name for p in multiprocessing.active_children()] == ["asyncqueue-model"]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "start_model", start)
+    monkeypatch.setattr(cli, "_run_examples", examples)
+    with pytest.raises(KeyboardInterrupt):
+        check("queue_core", "--examples", "200")
+
+    assert events == ["model started", "conformance checks"]
+    assert not multiprocessing.active_children()

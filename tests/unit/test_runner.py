@@ -359,11 +359,26 @@ def test_a_model_run_stuck_in_the_target_fails_naming_the_line_and_skips_the_res
 def test_the_model_runs_in_a_process_of_its_own_while_the_caller_goes_on() -> None:
     # asyncqueue-check runs the conformance checks meanwhile: the machines must already be
     # running when start_model returns, and the process gone once their results are in.
-    wait = start_model(make_factory("queue_core"), ["ordering", "stats"], seed=1, examples=5)
-    running = [p.name for p in multiprocessing.active_children()]
-    results = wait()
+    with start_model(make_factory("queue_core"), ["ordering", "stats"], seed=1,
+                     examples=5) as run:
+        running = [p.name for p in multiprocessing.active_children()]
+        results = run.wait()
+        again = run.wait()
 
     assert running == ["asyncqueue-model"]
     assert [(r.category, r.status) for r in results] == [("ordering", "passed"),
                                                          ("stats", "passed")]
+    assert again is results
+    assert not multiprocessing.active_children()
+
+
+def test_a_model_run_closed_or_dropped_before_its_results_stops_its_process() -> None:
+    factory = make_factory("queue_core")
+    with start_model(factory, ["ordering"], seed=1, examples=200):
+        assert [p.name for p in multiprocessing.active_children()] == ["asyncqueue-model"]
+    assert not multiprocessing.active_children()
+
+    dropped = start_model(factory, ["ordering"], seed=1, examples=200)
+    assert multiprocessing.active_children()
+    del dropped
     assert not multiprocessing.active_children()
