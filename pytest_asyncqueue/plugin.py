@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from .clock import VirtualClockLoop
     from .conformance import Check
     from .probes import Probes, Timeline
-    from .runner import CheckResult
+    from .runner import CheckResult, ModelRun
 
 CLOCK_MARKER: Final = "asyncqueue_clock"
 CLOCK_MARKER_DESC: Final = (
@@ -384,6 +384,7 @@ class _Suite:
     factory: TargetFactory | None = None
     results: dict[tuple[str, str], CheckResult] = field(default_factory=dict)
     model_results: dict[str, CheckResult] | None = None  # by category, once the model ran
+    model_run: ModelRun | None = None  # the machines, once started
     stream: Generator[CheckResult, None, None] | None = None
     written: Path | None = None
 
@@ -454,6 +455,9 @@ class _Suite:
         if key not in self.results:
             if self.stream is None:
                 assert self.factory is not None
+                # The machines, when selected too, run meanwhile in a process of their own.
+                if any(isinstance(i, _ModelItem) for i in item.session.items):
+                    self.start_model(item.session)
                 checks = [i.check for i in item.session.items if isinstance(i, _CheckItem)]
                 self.stream = iter_results(self.factory, checks, self.seed)
             for result in self.stream:
@@ -462,24 +466,30 @@ class _Suite:
                     break
         return self.results[key]
 
-    def model_result_of(self, item: _ModelItem) -> CheckResult:
-        """The model's verdict in the item's category, running the machines on first use
-        (judging the categories of every selected model item at once)."""
-        if self.model_results is None:
+    def start_model(self, session: pytest.Session) -> ModelRun:
+        """Start the machines once, judging the categories of every selected model item."""
+        if self.model_run is None:
             import shlex
 
             from .adapters import SHAPES
-            from .runner import MODEL_EXAMPLES, run_model
+            from .runner import MODEL_EXAMPLES, start_model
 
             assert self.factory is not None
             examples = self.examples or MODEL_EXAMPLES
-            categories = [i.name for i in item.session.items if isinstance(i, _ModelItem)]
+            categories = [i.name for i in session.items if isinstance(i, _ModelItem)]
             shape = ["--shape", self.factory.shape] if self.factory.shape in SHAPES else []
             replay = shlex.join(["asyncqueue-check", self.target, *shape, "--suite", "model",
                                  "--only", ",".join(categories), "--examples", str(examples),
                                  "--seed", str(self.seed)])
-            results = run_model(self.factory, categories, self.seed, examples=examples,
-                                replay=replay, target=self.target)
+            self.model_run = start_model(self.factory, categories, self.seed,
+                                         examples=examples, replay=replay, target=self.target)
+        return self.model_run
+
+    def model_result_of(self, item: _ModelItem) -> CheckResult:
+        """The model's verdict in the item's category, waiting for the machines (started
+        here unless the first conformance check started them)."""
+        if self.model_results is None:
+            results = self.start_model(item.session).wait()
             self.model_results = {r.category: r for r in results}
         return self.model_results[item.name]
 
@@ -492,9 +502,11 @@ class _Suite:
                             [*self.results.values(), *model])
 
     def finish(self) -> None:
-        """Stop the runner (killing a child still running) and write the report."""
+        """Stop the runners (killing a child still running) and write the report."""
         if self.stream is not None:
             self.stream.close()
+        if self.model_run is not None:
+            self.model_run.close()
         if self.report_path is not None and self.factory is not None and self.results:
             from .report import write_report
 

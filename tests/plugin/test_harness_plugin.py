@@ -350,3 +350,36 @@ def test_without_a_target_the_suite_options_change_nothing(project: pytest.Pytes
 
 def _test_lines(result: pytest.RunResult) -> list[str]:
     return sorted(line.split(" ")[0] for line in result.outlines if "::" in line)
+
+
+# Records which child processes run while each suite item ends, and which are left after.
+CHILDREN_SEEN = """
+import json, multiprocessing
+import pytest
+
+seen = {}
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item):
+    seen[item.nodeid] = sorted(p.name for p in multiprocessing.active_children())
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    seen["after"] = sorted(p.name for p in multiprocessing.active_children())
+    with open("children.json", "w") as out:
+        json.dump(seen, out)
+"""
+
+
+def test_the_model_items_run_in_their_own_process_beside_the_checks_and_leave_none(
+    project: pytest.Pytester,
+) -> None:
+    project.makeconftest(CHILDREN_SEEN)
+
+    result = project.runpytest("--asyncqueue-target=queue_core", "-m", "asyncqueue_ordering",
+                               "--asyncqueue-examples=20")
+    seen = json.loads((project.path / "children.json").read_text())
+
+    result.assert_outcomes(passed=len(ORDERING) + 1)
+    assert "asyncqueue-model" in seen[item_id(ORDERING[0])]  # started with the first check
+    assert seen["after"] == []
