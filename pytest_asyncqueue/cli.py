@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -27,7 +26,14 @@ from typing import Any, Final, TextIO
 
 from .adapters import SHAPES, LoadError, TargetFactory, make_factory
 from .conformance import ALL_CHECKS, CATEGORIES
-from .report import build_report, category_line, failure_lines, summarize, write_report
+from .report import (
+    build_report,
+    category_line,
+    failure_lines,
+    model_replay_command,
+    summarize,
+    write_report,
+)
 from .runner import (
     MODEL_EXAMPLES,
     CheckResult,
@@ -175,10 +181,8 @@ def _run_examples(factory: TargetFactory, categories: list[str], seed: int, out:
 def _start_model(args: argparse.Namespace, factory: TargetFactory, categories: list[str],
                  seed: int) -> ModelRun:
     """Start the state machines, with the command that replays their run."""
-    only = ["--only", ",".join(categories)] if args.only else []
-    shape = ["--shape", factory.shape] if factory.shape in SHAPES else []
-    replay = shlex.join(["asyncqueue-check", args.target, *shape, "--suite", "model", *only,
-                         "--examples", str(args.examples), "--seed", str(seed)])
+    replay = model_replay_command(args.target, factory.shape,
+                                  categories if args.only else None, args.examples, seed)
     return start_model(factory, categories, seed, examples=args.examples, replay=replay,
                        save_regression=args.save_regression, target=args.target)
 

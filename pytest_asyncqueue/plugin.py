@@ -469,18 +469,14 @@ class _Suite:
     def start_model(self, session: pytest.Session) -> ModelRun:
         """Start the machines once, judging the categories of every selected model item."""
         if self.model_run is None:
-            import shlex
-
-            from .adapters import SHAPES
+            from .report import model_replay_command
             from .runner import MODEL_EXAMPLES, start_model
 
             assert self.factory is not None
             examples = self.examples or MODEL_EXAMPLES
             categories = [i.name for i in session.items if isinstance(i, _ModelItem)]
-            shape = ["--shape", self.factory.shape] if self.factory.shape in SHAPES else []
-            replay = shlex.join(["asyncqueue-check", self.target, *shape, "--suite", "model",
-                                 "--only", ",".join(categories), "--examples", str(examples),
-                                 "--seed", str(self.seed)])
+            replay = model_replay_command(self.target, self.factory.shape, categories,
+                                          examples, self.seed)
             self.model_run = start_model(self.factory, categories, self.seed,
                                          examples=examples, replay=replay, target=self.target)
         return self.model_run

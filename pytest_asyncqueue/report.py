@@ -48,6 +48,7 @@ __all__ = [
     "build_report",
     "category_line",
     "failure_lines",
+    "model_replay_command",
     "replay_command",
     "summarize",
     "validate_report",
@@ -267,15 +268,27 @@ def category_line(category: str, entry: Mapping[str, Any]) -> str:
 
 
 def replay_command(target: str, shape: str, category: str, seed: int) -> str:
-    """The shell command that runs one category again with the same seed.
+    """The shell command that runs one category's conformance checks again with the same
+    seed."""
+    return _check_command(target, shape, "examples", "--only", category, "--seed", str(seed))
 
-    ``--shape`` is named only for a built-in shape: a user's adapter is its own shape.
-    """
+
+def model_replay_command(target: str, shape: str, categories: Sequence[str] | None,
+                         examples: int, seed: int) -> str:
+    """The shell command that runs the state machines again: the same examples and seed,
+    judging ``categories`` (None: every category)."""
+    only = ["--only", ",".join(categories)] if categories else []
+    return _check_command(target, shape, "model", *only, "--examples", str(examples),
+                          "--seed", str(seed))
+
+
+def _check_command(target: str, shape: str, suite: str, *options: str) -> str:
+    """``asyncqueue-check`` with these options; ``--shape`` is named only for a built-in
+    shape: a user's adapter is its own shape."""
     from .adapters import SHAPES
 
     shape_option = ["--shape", shape] if shape in SHAPES else []
-    return shlex.join(["asyncqueue-check", target, *shape_option, "--suite", "examples",
-                       "--only", category, "--seed", str(seed)])
+    return shlex.join(["asyncqueue-check", target, *shape_option, "--suite", suite, *options])
 
 
 def failure_lines(report: Mapping[str, Any]) -> list[str]:

@@ -570,10 +570,7 @@ def _run_isolated(factory: TargetFactory, checks: list[Check], seed: int, limits
                 limits.note(result)
                 yield result  # the child goes on with the next check meanwhile
         finally:
-            process.kill()
-            process.join()
-            receiver.close()
-            dump.close()
+            _stop_child(process, receiver, dump)
         if lost is not None:
             pending.pop(0)
             limits.note(lost)
