@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol, runtime_checkable
 
+from .contract import STATES
 from .errors import AsyncQueueError
 
 __all__ = [
@@ -46,16 +47,12 @@ __all__ = [
     "Outcome",
     "ResultMissing",
     "SHAPES",
-    "STATES",
     "TargetFactory",
     "Unsupported",
     "detect_shape",
     "load_target",
     "make_factory",
 ]
-
-STATES: Final = ("pending", "running", "completed", "failed", "cancelled")
-"""Task states as the harness names them; a target's own names are mapped onto these."""
 
 SETTINGS: Final = ("workers", "base_delay", "max_delay", "max_results", "result_ttl",
                    "max_pending")

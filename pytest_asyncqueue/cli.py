@@ -25,7 +25,8 @@ from itertools import groupby
 from typing import Any, Final, TextIO
 
 from .adapters import SHAPES, LoadError, TargetFactory, make_factory
-from .conformance import ALL_CHECKS, CATEGORIES
+from .conformance import ALL_CHECKS
+from .contract import CATEGORIES
 from .report import (
     build_report,
     category_line,

@@ -57,13 +57,13 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Final, TypeVar, TypeVarTuple, final
 
+from .contract import NS_PER_S
 from .errors import BlockingCallError, DeadlockError, RealTimeLimitError
 
 __all__ = ["BlockingCall", "VirtualClockLoop", "new_virtual_loop", "run"]
 
 _T = TypeVar("_T")
 _Ts = TypeVarTuple("_Ts")
-_NS_PER_S: Final = 1_000_000_000
 _REAL_POLL: Final = 0.05  # wall seconds one idle select may block while waiting on threads or I/O
 _INF: Final = float("inf")
 _ASYNCIO_DIR: Final = os.path.dirname(asyncio.__file__)
@@ -228,12 +228,12 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
 
     def time(self) -> float:
         """Return the virtual time in seconds since the loop was created (exact to 1 ns)."""
-        return self._now_ns / _NS_PER_S
+        return self._now_ns / NS_PER_S
 
     @property
     def virtual_elapsed(self) -> float:
         """Virtual seconds the clock has moved since the loop was created."""
-        return self._now_ns / _NS_PER_S
+        return self._now_ns / NS_PER_S
 
     @property
     def jumps(self) -> int:
@@ -329,8 +329,8 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
     def _jump_to(self, when: float) -> None:
         # Round to the nearest tick so decimal delays land exactly on 0.3, 12.5, ...; then make
         # sure asyncio's _run_once sees the timer as due (when < time() + _clock_resolution).
-        target = round(when * _NS_PER_S)
-        while when >= target / _NS_PER_S + self._clock_resolution:
+        target = round(when * NS_PER_S)
+        while when >= target / NS_PER_S + self._clock_resolution:
             target += 1
         if target > self._now_ns:
             self._now_ns = target

@@ -60,30 +60,29 @@ from .adapters import Outcome, ResultMissing, TargetFactory
 from .clock import VirtualClockLoop
 from .conformance._base import CheckFailed
 from .errors import AsyncQueueError
-from .model import (
+from .contract import (
     FINISHED,
+    MODEL_CATEGORIES,
     NS_PER_S,
+    REQUIRED_STATS,
+    ns,
+    s6_breaches,
+    in_seconds,
+)
+from .model import (
     Divergence,
     Finding,
     Model,
     Probe,
     follow,
-    ns,
     readings,
 )
 from .probes import Gate, ProbeError, Timeline
 
-__all__ = ["CATEGORIES", "MachineFailure", "MachineResult", "QueueMachine", "run_machines",
+__all__ = ["MachineFailure", "MachineResult", "QueueMachine", "run_machines",
            "run_steps", "write_regression"]
 
-CATEGORIES: Final = ("ordering", "concurrency", "retries", "cancellation", "stats", "memory",
-                     "edge_cases", "scheduling")
-"""The report categories the machines judge (those of the conformance suite they reach)."""
-
 GATES: Final = ("gate-a", "gate-b", "gate-c")
-_REQUIRED_STATS: Final = ("pending", "running", "completed", "failed", "cancelled", "retried",
-                          "workers")
-_MONOTONE: Final = ("submitted", "completed", "failed", "cancelled", "retried")
 _SETTLE_LIMIT: Final = 20_000  # loop iterations one instant may take before we call it polling
 _BIG_CACHE: Final = 100_000
 _BLOCKING_REPEATS: Final = 3
@@ -124,7 +123,7 @@ class MachineFailure(CheckFailed):
 # One subclass per category: Hypothesis tells failures apart by type, so a shrunk example
 # stays in the category in which it was found.
 _FAILURES: Final = {c: type(f"{c.title().replace('_', '')}Failure", (MachineFailure,), {})
-                    for c in CATEGORIES}
+                    for c in MODEL_CATEGORIES}
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,7 @@ class MachineResult:
     """The machines' verdict in one category.
 
     Attributes:
-        category: one of :data:`CATEGORIES`.
+        category: one of :data:`MODEL_CATEGORIES`.
         status: "passed", "failed" or "skipped".
         check: the invariant that broke ("model" when none did).
         message: for a failure, what was observed vs expected, then the shrunk steps; for a
@@ -342,14 +341,14 @@ class QueueMachine(RuleBasedStateMachine):
         name = names[pick % len(names)]
         task = self.models[0].task(name)
         when = task.next_event()
-        self.steps[-1] += f"  # {name} at t={_t(when)} ({task.state})"
+        self.steps[-1] += f"  # {name} at t={in_seconds(when)} ({task.state})"
         self.cancelled_running |= task.state == "running"
         self.loop.call_at(when / NS_PER_S, self._fire_cancel, name, lag)
-        self._call(self._sleep_until(when), f"running to t={_t(when)}", "concurrency", now=False)
+        self._call(self._sleep_until(when), f"running to t={in_seconds(when)}", "concurrency", now=False)
         race, self.race = self.race, None
         if race is None or not race.done():
             self._fail("cancellation", "cancel_answers", f"S4: cancel({name}) issued at "
-                       f"t={_t(when)} had not returned once that instant was over")
+                       f"t={in_seconds(when)} had not returned once that instant was over")
         if race.exception() is not None:
             self._fail("cancellation", "cancel_answers",
                        f"S4: cancel({name}) raised {_exc(race.exception())}")
@@ -361,7 +360,7 @@ class QueueMachine(RuleBasedStateMachine):
         """Let virtual time run on by ``seconds``."""
         self._record("advance", seconds=seconds)
         when = ns(self.loop.time()) + ns(seconds)
-        self._call(self._sleep_until(when), f"running to t={_t(when)}", "concurrency", now=False)
+        self._call(self._sleep_until(when), f"running to t={in_seconds(when)}", "concurrency", now=False)
 
     @precondition(lambda self: self._has_next_event())
     @rule()
@@ -369,8 +368,8 @@ class QueueMachine(RuleBasedStateMachine):
         """Let virtual time run on to the model's next event."""
         self._record("advance_to_next_event")
         when = self.models[0].next_time()
-        self.steps[-1] += f"  # t={_t(when)}"
-        self._call(self._sleep_until(when), f"running to t={_t(when)}", "concurrency", now=False)
+        self.steps[-1] += f"  # t={in_seconds(when)}"
+        self._call(self._sleep_until(when), f"running to t={in_seconds(when)}", "concurrency", now=False)
 
     @rule(gate=st.sampled_from(GATES))
     def open_gate(self, gate: str) -> None:
@@ -455,14 +454,14 @@ class QueueMachine(RuleBasedStateMachine):
         return found
 
     def _stats_findings(self, want: dict[str, int], got: dict[str, int]) -> list[Finding]:
-        missing = [k for k in _REQUIRED_STATS if k not in got]
+        missing = [k for k in REQUIRED_STATS if k not in got]
         if missing:
             return [Finding("stats", "stats_keys", f"S6/oas37a-5: stats has no "
                             f"{', '.join(map(repr, missing))} key; keys were {sorted(got)}")]
         found = [Finding("stats", "stats_match_model", f"S6: stats[{key!r}] was {got[key]}; "
                          f"expected {want[key]} (stats {got})")
                  for key in want if key != "workers" and key in got and got[key] != want[key]]
-        problem = _s6_problem(got, None, self.accepted, 0)
+        problem = _s6_problem(got, None, self.accepted, 0, f"at t={self.loop.time():g}")
         return found + [Finding("stats", "stats_invariant", problem)] if problem else found
 
     def _worker_loss(self, snapshot: dict[str, int] | None, fresh: list[Any]) -> Finding | None:
@@ -491,7 +490,7 @@ class QueueMachine(RuleBasedStateMachine):
                     self.adapter.status(self.ids[name]), "status()", "retries") == "failed":
                 return Finding("retries", "attempt_count", f"S3: {name} (max_retries="
                                f"{task.max_retries}) is FAILED after {task.attempts} attempts; "
-                               f"expected retry {event.attempt - 1} at t={_t(divergence.time)}")
+                               f"expected retry {event.attempt - 1} at t={in_seconds(divergence.time)}")
         return None
 
     def _explain_answer(self) -> Finding:
@@ -531,7 +530,7 @@ class QueueMachine(RuleBasedStateMachine):
         left = [n for n, t in model.tasks.items() if t.state not in FINISHED]
         if left:
             self._fail("memory", "stop_finishes_tasks", f"S5: stop(drain={drain}) returned "
-                       f"at t={_t(model.now)} while {', '.join(left)} were unfinished")
+                       f"at t={in_seconds(model.now)} while {', '.join(left)} were unfinished")
         if workers:
             self._fail("memory", "stop_ends_workers", f"S5/oas37a-6: when stop() returned, "
                        f"stats['workers'] was {workers}; expected 0")
@@ -726,9 +725,8 @@ class QueueMachine(RuleBasedStateMachine):
             return
         if snapshot is None:
             return
-        problem = _s6_problem(snapshot, self.last, self.accepted, self.in_flight)
-        if problem:
-            self.s6_problem = f"{problem} (between two loop iterations at t={self.loop.time():g})"
+        self.s6_problem = _s6_problem(snapshot, self.last, self.accepted, self.in_flight,
+                                      f"between two loop iterations at t={self.loop.time():g}")
         self.last = snapshot
 
     def _snapshot(self) -> dict[str, int] | None:
@@ -857,7 +855,7 @@ def _result_findings(model: Model, name: str, outcome: Outcome | str) -> list[Fi
     task = model.task(name)
     if isinstance(outcome, str):
         return [Finding("memory", "result_kept", f"S7: the result of {name}, finished at "
-                        f"t={_t(task.finished_at)}, is missing: {outcome}")]
+                        f"t={in_seconds(task.finished_at)}, is missing: {outcome}")]
     found = []
     if inspect.isawaitable(outcome.value) or (task.state == "completed" and outcome.value != name):
         found.append(Finding("concurrency", "result_is_awaited", f"S2: the result of {name} is "
@@ -874,25 +872,9 @@ def _result_findings(model: Model, name: str, outcome: Outcome | str) -> list[Fi
 
 
 def _s6_problem(got: dict[str, int], last: dict[str, int] | None, accepted: int,
-                in_flight: int) -> str | None:
+                in_flight: int, where: str) -> str | None:
     """The first breach of DESIGN S6 in one stats snapshot, or None."""
-    negative = [k for k, v in got.items() if isinstance(v, int) and v < 0]
-    if negative:
-        return f"S6: counters {negative} went negative: {got}"
-    if last is not None:
-        fell = [k for k in _MONOTONE if k in got and k in last and got[k] < last[k]]
-        if fell:
-            return f"S6: {fell} decreased from {[last[k] for k in fell]} to {got}"
-    parts = ("pending", "running", "completed", "failed", "cancelled")
-    if not all(k in got for k in parts):
-        return None
-    total = sum(got[k] for k in parts)
-    if "submitted" in got and total != got["submitted"]:
-        return f"S6: pending+running+completed+failed+cancelled = {total} != submitted in {got}"
-    if not accepted <= total <= accepted + in_flight:
-        return (f"S6: pending+running+completed+failed+cancelled = {total}; expected the "
-                f"{accepted} accepted submits ({got})")
-    return None
+    return next(iter(s6_breaches(got, last, accepted, in_flight, where).values()), None)
 
 
 def _status_category(want: str | None, got: str | None) -> str:
@@ -900,10 +882,6 @@ def _status_category(want: str | None, got: str | None) -> str:
     if "cancelled" in pair:
         return "cancellation"
     return "retries" if "failed" in pair else "concurrency"
-
-
-def _t(when: int | None) -> str:
-    return "?" if when is None else f"{when / NS_PER_S:g}"
 
 
 def _exc(exc: BaseException) -> str:
@@ -984,7 +962,7 @@ def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
                  runs: int | None = None, shrinks: int = 150,
                  save_regression: str | Path | None = None, target: str | None = None,
                  heartbeat: Callable[[], None] | None = None) -> list[MachineResult]:
-    """Model-check a target: one result per category, in :data:`CATEGORIES` order.
+    """Model-check a target: one result per category, in :data:`MODEL_CATEGORIES` order.
 
     Runs :class:`QueueMachine` under Hypothesis with ``seed``. When a category fails, the
     run is repeated with it muted (examples in which it breaks are discarded) until no
@@ -1008,21 +986,21 @@ def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
     Returns:
         One :class:`MachineResult` per judged category.
     """
-    wanted = [c for c in CATEGORIES if categories is None or c in set(categories)]
+    wanted = [c for c in MODEL_CATEGORIES if categories is None or c in set(categories)]
     caps = factory.capabilities
     lacking = {"retries": "submit has no max_retries option" * ("max_retries" not in
                                                                caps.submit_options),
                "scheduling": "submit has no delay or timeout option" * (
                    not {"delay", "timeout"} & caps.submit_options)}
     if "workers" not in caps.settings:
-        lacking = dict.fromkeys(CATEGORIES, "target has no workers setting")
+        lacking = dict.fromkeys(MODEL_CATEGORIES, "target has no workers setting")
     results = {c: MachineResult(c, "skipped", message=f"model: {lacking[c]}", seed=seed)
                for c in wanted if lacking.get(c)}
-    muted = set(CATEGORIES) - set(wanted) | set(results)
+    muted = set(MODEL_CATEGORIES) - set(wanted) | set(results)
     failed: list[str] = []
     tally, done, failure = _Tally(), False, None
     for _ in itertools.count() if runs is None else range(runs):
-        if len(muted) == len(CATEGORIES):
+        if len(muted) == len(MODEL_CATEGORIES):
             break
         tally = _Tally(shrink_budget=shrinks, discard_budget=_DISCARDS_PER_EXAMPLE * examples,
                        heartbeat=heartbeat)

@@ -44,21 +44,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["Divergence", "Expect", "Finding", "Model", "Params", "Probe", "backoff", "follow",
-           "ns", "readings"]
+from .contract import FINISHED, NS_PER_S, in_seconds, ns
 
-NS_PER_S: Final = 1_000_000_000
-FINISHED: Final = ("completed", "failed", "cancelled")
+__all__ = ["Divergence", "Expect", "Finding", "Model", "Params", "Probe", "backoff", "follow",
+           "readings"]
+
 WAITING: Final = ("delayed", "queued", "backoff")  # all reported as "pending"
-STATS_KEYS: Final = ("submitted", "pending", "running", "completed", "failed", "cancelled",
-                     "retried", "workers")
 _PREFERRED: Final = {"original": 0, "back": 1, "scheduled": 0, "started": 1, "run": 0,
                      "cancel": 1}  # DESIGN's reading first: it is the canonical outcome
-
-
-def ns(seconds: float) -> int:
-    """Seconds as integer nanoseconds (the virtual clock's tick)."""
-    return round(seconds * NS_PER_S)
 
 
 def backoff(failures: int, base_delay: float, max_delay: float) -> float:
@@ -600,7 +593,7 @@ class Divergence(Exception):
                        f"{self.observed}; expected {sorted(expected)}")
 
     def _t(self, when: int | None = None) -> str:
-        return _seconds(self.time if when is None else when)
+        return in_seconds(self.time if when is None else when)
 
     def _forbidden_start(self, name: str, attempt: int) -> Finding | None:
         """The rule an unexpected start breaks outright, or None if it was eligible."""
@@ -687,10 +680,6 @@ class Divergence(Exception):
         return Finding("concurrency", "free_worker_starts", f"S2: at t={t} {name} was eligible "
                        f"and a worker was free ({self.before.running()} of "
                        f"{self.before.params.workers} busy before), but it did not start")
-
-
-def _seconds(when: int | None) -> str:
-    return "?" if when is None else f"{when / NS_PER_S:g}"
 
 
 def _about(task: _Task | None) -> str:

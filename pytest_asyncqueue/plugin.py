@@ -157,7 +157,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from .conformance import CATEGORIES
+    from .contract import CATEGORIES
 
     config.addinivalue_line("markers", CLOCK_MARKER_DESC)
     config.addinivalue_line("markers", SUITE_MARKER_DESC)
@@ -546,7 +546,8 @@ class _SuiteCollector(pytest.Collector):
     """``asyncqueue``: the conformance suite, one child per category."""
 
     def collect(self) -> list[pytest.Item | pytest.Collector]:
-        from .conformance import ALL_CHECKS, CATEGORIES
+        from .conformance import ALL_CHECKS
+        from .contract import CATEGORIES
 
         suite = self.config.stash[_SUITE_KEY].suite
         categories = [c for c in CATEGORIES if any(k.category == c for k in ALL_CHECKS)]
@@ -564,10 +565,10 @@ class _ModelCollector(pytest.Collector):
     """``asyncqueue::model``: the state machines' verdict, one item per category."""
 
     def collect(self) -> list[pytest.Item | pytest.Collector]:
-        from .machines import CATEGORIES
+        from .contract import MODEL_CATEGORIES
 
         return [_ModelItem.from_parent(self, name=c, nodeid=f"{self.nodeid}::{c}")
-                for c in CATEGORIES]
+                for c in MODEL_CATEGORIES]
 
 
 class _CategoryCollector(pytest.Collector):
@@ -650,7 +651,7 @@ class _ModelItem(_ResultItem):
 
 def _suite_marker_options(item: pytest.Item) -> dict[str, Any]:
     """The merged keyword options of the item's asyncqueue markers (nearest wins), checked."""
-    from .conformance import CATEGORIES
+    from .contract import CATEGORIES
 
     options: dict[str, Any] = {}
     for mark in reversed(list(item.iter_markers(SUITE_MARKER))):  # outermost first

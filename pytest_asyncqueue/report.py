@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .bench import REPORT_KEYS as _BENCH_KEYS
-from .conformance import CATEGORIES
+from .contract import CATEGORIES
 from .runner import STATUSES, CheckResult
 
 __all__ = [

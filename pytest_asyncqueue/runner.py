@@ -68,7 +68,8 @@ from typing import Any, Final
 
 from .adapters import TargetFactory
 from .clock import VirtualClockLoop, _where_task_waits
-from .conformance import ALL_CHECKS, CATEGORIES, Check, Harness, Skip
+from .conformance import ALL_CHECKS, Check, Harness, Skip
+from .contract import CATEGORIES
 from .errors import RealTimeLimitError
 
 __all__ = [

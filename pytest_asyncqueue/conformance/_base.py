@@ -14,16 +14,14 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from ..adapters import Adapter, Capabilities, TargetFactory, Unsupported
+from ..contract import CATEGORIES
 from ..probes import Probes, Timeline
 
-__all__ = ["CATEGORIES", "Check", "CheckFailed", "Harness", "Skip", "check", "expect_equal"]
+__all__ = ["Check", "CheckFailed", "Harness", "Skip", "check", "expect_equal"]
 
-CATEGORIES: Final = ("ordering", "concurrency", "retries", "cancellation", "stats", "memory",
-                     "edge_cases", "scheduling", "durability")
-"""Report categories, in report order (DESIGN section 3)."""
 
 
 class CheckFailed(AssertionError):
@@ -40,7 +38,7 @@ class Check:
 
     Attributes:
         name: the function's name, unique across the suite.
-        category: one of :data:`CATEGORIES`.
+        category: one of :data:`~pytest_asyncqueue.contract.CATEGORIES`.
         rule: the contract clause it asserts, e.g. "S3" or "oas37a-3".
         needs: settings, submit options or extras (see ``Capabilities.missing``) without
             which it is skipped.

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Final
+from typing import Any
 
 from ..adapters import ResultMissing
+from ..contract import FINISHED
 from ..probes import Gate
 from ._base import CheckFailed, Harness, check, expect_equal
 from ._waits import WAIT, outcome_within, stop_within
 
-FINAL_STATES: Final = frozenset({"completed", "failed", "cancelled"})
 
 
 @check("cancellation", "S4")
@@ -247,7 +247,7 @@ async def rapid_submit_cancel_cycles_finish_every_task(h: Harness) -> None:
     for name, outcome in outcomes.items():
         answers = cancels.get(name, [])
         for answer, _mark, status in answers:
-            if not answer and status not in FINAL_STATES:
+            if not answer and status not in FINISHED:
                 raise CheckFailed(f"S4: cancel() of task {name} answered False while its status "
                                   f"was {status!r}; expected False only for finished tasks")
         first_true = next((mark for answer, mark, _ in answers if answer), None)

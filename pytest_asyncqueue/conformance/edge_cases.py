@@ -15,7 +15,6 @@ to queued tasks) every reading it allows passes.
 from __future__ import annotations
 
 import asyncio
-from typing import Final
 
 from ..probes import Gate
 from ._base import CheckFailed, Harness, Skip, check, expect_equal

@@ -24,17 +24,13 @@ from dataclasses import dataclass
 from typing import Any, Final, Self
 
 from ..adapters import Adapter
+from ..contract import REQUIRED_STATS, STATE_COUNTERS, WATCHED_COUNTERS, s6_breaches
 from ..probes import CANCELLED, END, FAIL, START, Gate
 from ._base import CheckFailed, Harness, Skip, check, expect_equal
 from ._waits import outcomes_within
 
 __all__ = ["CHECKS"]
 
-REQUIRED: Final = ("pending", "running", "completed", "failed", "cancelled", "retried",
-                   "workers")
-PARTS: Final = ("pending", "running", "completed", "failed", "cancelled")
-GROWING: Final = ("submitted", "completed", "failed", "cancelled", "retried")
-COUNTERS: Final = REQUIRED + ("submitted", "queue_size")
 _SAMPLES_PER_INSTANT: Final = 50
 _IN_FLIGHT_CHANGE: Final = {START: 1, END: -1, FAIL: -1, CANCELLED: -1}  # by timeline event
 
@@ -45,7 +41,7 @@ def _missing(stats: dict[str, Any], keys: tuple[str, ...]) -> None:
     if absent:
         raise CheckFailed(f"S6: stats() lacks the key(s) {', '.join(map(repr, absent))} (it "
                           f"has {', '.join(map(repr, sorted(stats))) or 'none'}); expected "
-                          f"{', '.join(map(repr, REQUIRED))}")
+                          f"{', '.join(map(repr, REQUIRED_STATS))}")
 
 
 class _Watch:
@@ -85,7 +81,7 @@ class _Watch:
             raise Skip("the event loop cannot report its iterations (it needs a "
                        "VirtualClockLoop)")
         first = await self.queue.stats()
-        _missing(first, PARTS)
+        _missing(first, STATE_COUNTERS)
         self._judge(first)
         if self.queue.stats_now() is None:  # get_stats really suspends: sample from a task
             self._sampler = loop.create_task(self._sample_forever())
@@ -142,32 +138,19 @@ class _Watch:
 
     def _judge(self, stats: dict[str, Any]) -> None:
         self.samples += 1
-        for key in COUNTERS:
+        for key in WATCHED_COUNTERS:
             if key in stats:
                 values = self.series.setdefault(key, [])
                 if not values or values[-1] != stats[key]:
                     values.append(stats[key])
-        low, high = self.h.submitted, self.h.submitted + self._inflight
-        at = f"at virtual t={self.h.now():g} ({_show(stats)})"
-        total = sum(stats.get(key, 0) for key in PARTS)
-        if not low <= total <= high:
-            self._note("sum", f"pending + running + completed + failed + cancelled was {total} "
-                              f"{at}; expected {low}, the submits accepted so far")
-        elif "submitted" in stats and not low <= stats["submitted"] <= high:
-            self._note("sum", f"submitted was {stats['submitted']} {at}; expected {low}, the "
-                              f"submits accepted so far")
-        negative = [key for key in COUNTERS if stats.get(key, 0) < 0]
-        if negative:
-            self._note("negative", f"{', '.join(negative)} went negative {at}; expected "
-                                   f"counters >= 0")
-        before = self._previous
-        if before is not None:
-            fell = [f"{key} {before[key]} -> {stats[key]}" for key in GROWING
-                    if key in stats and key in before and stats[key] < before[key]]
-            if fell:
-                self._note("decrease", f"{', '.join(fell)} {at}; expected submitted, "
-                                       f"completed, failed, cancelled and retried never to "
-                                       f"decrease")
+        absent = [key for key in STATE_COUNTERS if key not in stats]
+        where = f"at virtual t={self.h.now():g}"
+        if absent:
+            self._note("sum", f"stats() lacked {', '.join(absent)} {where}; expected every "
+                              f"counter at every observation")
+        breaches = s6_breaches(stats, self._previous, self.h.submitted, self._inflight, where)
+        for rule, message in breaches.items():
+            self.broken.setdefault(rule, message)
         self._previous = stats
 
     def _judge_running(self, stats: dict[str, Any]) -> None:
@@ -197,10 +180,6 @@ class _Watch:
         for rule in rules:
             if rule in self.broken:
                 raise CheckFailed(self.broken[rule])
-
-
-def _show(stats: dict[str, Any]) -> str:
-    return " ".join(f"{key}={stats[key]}" for key in COUNTERS if key in stats)
 
 
 @dataclass(frozen=True)
@@ -290,7 +269,7 @@ async def _mixed_run(h: Harness) -> _MixedRun:
         gate.open()
         states = await _settled(h, queue, ids)
         final = await queue.stats()
-    expected: Counter[str | None] = Counter({state: 0 for state in PARTS})
+    expected: Counter[str | None] = Counter({state: 0 for state in STATE_COUNTERS})
     started = scheduled = 0
     for name, state in states.items():
         events = h.timeline.of(name)
@@ -310,7 +289,7 @@ async def stats_has_every_key(h: Harness) -> None:
     """stats() has pending, running, completed, failed, cancelled, retried and workers."""
     # S6 / oas37a 5: every counter is reported; a missing one is a failure naming it.
     queue = await h.make(workers=2)
-    _missing(await queue.stats(), REQUIRED)
+    _missing(await queue.stats(), REQUIRED_STATS)
 
 
 @check("stats", "S6")
@@ -336,7 +315,7 @@ async def each_task_counted_once(h: Harness) -> None:
     run = await _mixed_run(h)
     if None in run.expected:
         raise Skip("status() no longer knew some of the tasks, so their states are unknown")
-    observed = {key: run.final.get(key) for key in PARTS}
+    observed = {key: run.final.get(key) for key in STATE_COUNTERS}
     expect_equal(observed, run.expected, "the counters after the mixed workload", "S6")
 
 

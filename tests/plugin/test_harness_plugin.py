@@ -7,8 +7,8 @@ from textwrap import dedent
 
 import pytest
 
-from pytest_asyncqueue import machines
-from pytest_asyncqueue.conformance import ALL_CHECKS, CATEGORIES
+from pytest_asyncqueue.conformance import ALL_CHECKS
+from pytest_asyncqueue.contract import CATEGORIES, MODEL_CATEGORIES
 from pytest_asyncqueue.plugin import (
     CATEGORY_MARKER_DESC,
     EXAMPLES_HELP,
@@ -136,9 +136,9 @@ def test_a_target_adds_one_item_per_check_named_by_its_category(
 
     assert [line for line in result.outlines if line.startswith("asyncqueue::")] == [
         item_id(c) for c in sorted(ALL_CHECKS, key=lambda c: CATEGORIES.index(c.category))
-    ] + [f"asyncqueue::model::{c}" for c in machines.CATEGORIES]
+    ] + [f"asyncqueue::model::{c}" for c in MODEL_CATEGORIES]
     assert [line for line in model.outlines if line.startswith("asyncqueue::")] == [
-        f"asyncqueue::model::{c}" for c in machines.CATEGORIES]
+        f"asyncqueue::model::{c}" for c in MODEL_CATEGORIES]
 
 
 def test_the_suite_passes_against_queue_core_and_writes_a_valid_report(
@@ -147,7 +147,7 @@ def test_the_suite_passes_against_queue_core_and_writes_a_valid_report(
     result = project.runpytest("--asyncqueue-target=queue_core", "--asyncqueue-seed=42",
                                "--asyncqueue-report=out/report.json", "--asyncqueue-examples=5")
 
-    result.assert_outcomes(passed=len(ALL_CHECKS) + len(machines.CATEGORIES))
+    result.assert_outcomes(passed=len(ALL_CHECKS) + len(MODEL_CATEGORIES))
     result.stdout.fnmatch_lines([
         ("asyncqueue: target queue_core (shape queue_core, class TaskQueue), seed 42; replay "
         "with --asyncqueue-seed=42"),

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from pytest_asyncqueue.cli import main
-from pytest_asyncqueue.conformance import ALL_CHECKS, CATEGORIES
+from pytest_asyncqueue.conformance import ALL_CHECKS
+from pytest_asyncqueue.contract import CATEGORIES
 from pytest_asyncqueue.report import validate_report
 
 # queue_core with the priority direction turned around: the ordering checks must fail.

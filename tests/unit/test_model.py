@@ -21,9 +21,9 @@ from pytest_asyncqueue.model import (
     Params,
     Probe,
     follow,
-    ns,
     readings,
 )
+from pytest_asyncqueue.contract import ns
 from queue_core import TaskQueue
 
 

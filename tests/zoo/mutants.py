@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from pytest_asyncqueue.contract import MODEL_CATEGORIES
+
 __all__ = [
     "CATEGORIES",
     "FAMILIES",
@@ -55,8 +57,7 @@ __all__ = [
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 """The repository the snippets come from."""
 
-CATEGORIES: Final = ("ordering", "concurrency", "retries", "cancellation", "stats", "memory",
-                     "edge_cases", "scheduling")
+CATEGORIES: Final = MODEL_CATEGORIES
 """The harness categories a mutant may name (DESIGN S3); ``durability`` has no mutants yet."""
 
 TARGETS: Final = {"queue_core": "queue_core", "oas37a": "examples/oas37a_queue.py"}
