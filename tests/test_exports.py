@@ -41,3 +41,15 @@ def test_the_distribution_ships_every_subpackage():
     on_disk = {str(p.parent.relative_to(root)).replace("/", ".")
                for top in ("queue_core", "pytest_asyncqueue") for p in root.glob(f"{top}/**/__init__.py")}
     assert on_disk <= shipped, f"not shipped: {sorted(on_disk - shipped)}"
+
+
+def test_the_adapters_package_exports_what_users_and_the_harness_import():
+    from pytest_asyncqueue import adapters
+
+    for name in adapters.__all__:
+        assert getattr(adapters, name) is not None, f"pytest_asyncqueue.adapters.{name} is missing"
+    # Imported by the CLI, the plugin, the checks, the benchmarks, examples/ and the README.
+    used = {"Adapter", "Capabilities", "LoadError", "Outcome", "QueueCoreAdapter",
+            "ResultMissing", "SHAPES", "TargetFactory", "Unsupported", "detect_shape",
+            "load_target", "make_factory"}
+    assert used <= set(adapters.__all__)

@@ -8,12 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from pytest_asyncqueue.adapters import LoadError, Unsupported, detect_shape, load_target, make_factory
+from pytest_asyncqueue.adapters import (
+    SHAPES,
+    LoadError,
+    Shape,
+    Unsupported,
+    detect_shape,
+    load_target,
+    make_factory,
+    register_shape,
+)
+from pytest_asyncqueue.adapters._registry import REGISTRY
 from pytest_asyncqueue.cli import main
 from pytest_asyncqueue.clock import run
 
 REPO = Path(__file__).resolve().parents[2]
 OAS37A = REPO / "examples" / "oas37a_queue.py"
+TINY_POOL = REPO / "examples" / "tiny_pool.py"
 
 MINIMAL_OAS37A = '''
 import asyncio, enum
@@ -118,3 +129,46 @@ def test_a_user_adapter_of_another_shape_is_found_and_checked(tmp_path):
     assert (status, data["shape"], data["ok"]) == (0, "tiny_pool", True)
     assert data["categories"]["retries"]["status"] == "skipped"
     assert data["categories"]["cancellation"]["passed"] >= 4
+
+
+@pytest.fixture
+def tiny_pool_shape():
+    """examples/tiny_pool.py's pool declared as a shape of its own, registered for one test
+    (as a module of adapters/shapes/ listed in the registry would be)."""
+    shape = register_shape(Shape(
+        name="tiny_pool", family="handler queue",
+        methods=("open", "add", "outcome", "drop", "state", "counters", "close"),
+        adapter=load_target(f"{TINY_POOL}:TinyPoolAdapter"), class_names=("TinyPool",)))
+    yield shape
+    del REGISTRY[shape.name]
+
+
+def test_a_class_of_an_unregistered_shape_is_not_detected():
+    with pytest.raises(LoadError, match=r"TinyPool matches no known shape \(queue_core needs "):
+        make_factory(f"{TINY_POOL}:TinyPool")
+    assert "tiny_pool" not in SHAPES
+
+
+def test_a_registered_shape_is_detected_and_checked_with_no_other_change(tiny_pool_shape,
+                                                                          tmp_path):
+    pool = load_target(f"{TINY_POOL}:TinyPool")
+    assert detect_shape(pool) == "tiny_pool"
+    assert SHAPES["tiny_pool"] is tiny_pool_shape.adapter
+    factory = make_factory(f"{TINY_POOL}:TinyPool", shape="tiny_pool")
+    assert (factory.cls, factory.adapter) == (pool, tiny_pool_shape.adapter)
+    report = tmp_path / "r.json"
+    with open(tmp_path / "out.txt", "w") as out:
+        status = main([f"{TINY_POOL}:TinyPool", "--shape", "tiny_pool", "--suite", "examples",
+                       "--seed", "3", "--report", str(report)], out=out)
+    data = json.loads(report.read_text())
+    assert (status, data["shape"], data["ok"]) == (0, "tiny_pool", True)
+    assert data["categories"]["cancellation"]["passed"] >= 4
+
+
+def test_a_shape_is_refused_unless_its_name_family_and_adapter_agree(tiny_pool_shape):
+    with pytest.raises(ValueError, match="a shape named 'tiny_pool' is registered already"):
+        register_shape(tiny_pool_shape)
+    with pytest.raises(ValueError, match="family='thread pool' is not one of 'handler queue'"):
+        Shape("pool", "thread pool", ("add",), tiny_pool_shape.adapter)
+    with pytest.raises(ValueError, match="its adapter's shape is 'tiny_pool'; give both the"):
+        Shape("pool", "handler queue", ("add",), tiny_pool_shape.adapter)
