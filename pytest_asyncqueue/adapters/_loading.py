@@ -58,8 +58,8 @@ def make_factory(spec: str, shape: str | None = None) -> TargetFactory:
     drives the queue class it names.
 
     Raises:
-        LoadError: as :func:`load_target`, an unknown ``shape``, or ``shape`` given for an
-            adapter class.
+        LoadError: as :func:`load_target`; an unknown ``shape``, or one whose methods the
+            class lacks; ``shape`` given for an adapter class.
     """
     cls = load_target(spec)
     adapted = getattr(cls, "adapts", None)

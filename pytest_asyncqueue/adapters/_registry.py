@@ -79,14 +79,22 @@ def adapter_for(cls: type, shape: str | None = None) -> AdapterClass:
     """The adapter class of ``shape`` (detected from ``cls`` when None) for driving ``cls``.
 
     Raises:
-        LoadError: ``shape`` is no registered shape, or (without ``shape``) ``cls`` has the
-            methods of no shape.
+        LoadError: ``shape`` is no registered shape, ``cls`` lacks methods it needs, or
+            (without ``shape``) ``cls`` has the methods of no shape.
     """
     if shape is None:
         return REGISTRY[detect_shape(cls)].adapter
     if shape not in REGISTRY:
         raise LoadError(f"--shape={shape!r} is not a built-in shape; valid: "
                         f"{', '.join(REGISTRY)}")
+    lacking = REGISTRY[shape].lacks(cls)
+    if lacking:
+        others = [s.name for s in REGISTRY.values() if s.name != shape and not s.lacks(cls)]
+        fix = (f"pass --shape={others[0]} (its methods are there) or drop --shape" if others
+               else "drop --shape to see what each shape needs, or write an adapter "
+                    "(README: 'Check your own queue')")
+        raise LoadError(f"{cls.__module__}.{cls.__qualname__} lacks {', '.join(lacking)}, "
+                        f"which --shape={shape} needs; {fix}")
     return REGISTRY[shape].adapter
 
 

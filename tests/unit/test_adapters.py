@@ -131,6 +131,19 @@ def test_a_user_adapter_of_another_shape_is_found_and_checked(tmp_path):
     assert data["categories"]["cancellation"]["passed"] >= 4
 
 
+def test_a_shape_whose_methods_the_class_lacks_exits_2_saying_which(tmp_path, capsys):
+    (tmp_path / "odd.py").write_text("class Odd:\n    async def start(self): ...\n")
+
+    assert main(["queue_core", "--shape", "oas37a"]) == 2
+    assert ("queue_core._queue.TaskQueue lacks stop, get_result, cancel_task, get_stats, "
+            "which --shape=oas37a needs; pass --shape=queue_core (its methods are there) or "
+            "drop --shape") in capsys.readouterr().err
+    assert main([f"{tmp_path / 'odd.py'}:Odd", "--shape", "queue_core"]) == 2
+    assert ("Odd lacks submit, result, cancel, status, stats, shutdown, which "
+            "--shape=queue_core needs; drop --shape to see what each shape needs, or write an "
+            "adapter") in capsys.readouterr().err
+
+
 @pytest.fixture
 def tiny_pool_shape():
     """examples/tiny_pool.py's pool declared as a shape of its own, registered for one test
