@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from textwrap import dedent
 
 import pytest
@@ -12,6 +13,7 @@ from pytest_asyncqueue.contract import CATEGORIES, MODEL_CATEGORIES
 from pytest_asyncqueue.plugin import (
     CATEGORY_MARKER_DESC,
     EXAMPLES_HELP,
+    MODEL_EXAMPLES_HELP,
     NO_TARGET,
     REPORT_HELP,
     SEED_HELP,
@@ -23,23 +25,6 @@ from pytest_asyncqueue.plugin import (
 from pytest_asyncqueue.report import validate_report
 from pytest_asyncqueue.runner import MODEL_EXAMPLES, SPIN_HINT
 
-# As in test_clock_plugin.py: no Hypothesis plugin, which would cost ~1 s per in-process run.
-INI = """
-[pytest]
-asyncio_default_fixture_loop_scope = function
-addopts = --strict-markers -p no:cacheprovider -p no:hypothesispytest
-filterwarnings = error
-"""
-# queue_core with the priority direction turned around: the ordering checks must fail.
-INVERTED = """
-from queue_core import TaskQueue as _TaskQueue
-
-class TaskQueue(_TaskQueue):
-    def submit(self, handler, /, *args, task_id=None, priority=0, max_retries=0, delay=0.0,
-               timeout=None):
-        return super().submit(handler, *args, task_id=task_id, priority=-priority,
-                              max_retries=max_retries, delay=delay, timeout=timeout)
-"""
 # queue_core that takes no setting but workers: checks needing another one are skipped.
 WORKERS_ONLY = """
 from queue_core import TaskQueue as _TaskQueue
@@ -100,12 +85,6 @@ def test_without_a_target(asyncqueue_target):
 ORDERING = [c for c in ALL_CHECKS if c.category == "ordering"]
 
 
-@pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeini(INI)
-    return pytester
-
-
 def item_id(check) -> str:
     return f"asyncqueue::{check.category}::{check.name}"
 
@@ -118,13 +97,17 @@ def test_the_options_form_one_group_with_ini_twins_and_say_their_defaults(
     result.stdout.fnmatch_lines(["asyncqueue: check an asyncio task queue:",
                                  "  --asyncqueue-target=TARGET", "  --asyncqueue-shape=SHAPE",
                                  "  --asyncqueue-report=REPORT", "  --asyncqueue-seed=SEED",
-                                 "  --asyncqueue-suite=SUITE", "  --asyncqueue-examples=EXAMPLES"],
+                                 "  --asyncqueue-suite=SUITE", "  --asyncqueue-model-examples=N",
+                                 "  --asyncqueue-examples=N"],
                                 consecutive=False)
     result.stdout.fnmatch_lines([f"  asyncqueue_{noun} (string):*" for noun in (
-        "target", "shape", "report", "seed", "suite", "examples")])
-    for text in (TARGET_HELP, SHAPE_HELP, REPORT_HELP, SEED_HELP, SUITE_HELP, EXAMPLES_HELP):
+        "target", "shape", "report", "seed", "suite", "model_examples", "examples")])
+    for text in (TARGET_HELP, SHAPE_HELP, REPORT_HELP, SEED_HELP, SUITE_HELP,
+                 MODEL_EXAMPLES_HELP):
         assert "Default: " in text.rsplit(". ", 1)[-1]
-    assert EXAMPLES_HELP.endswith(f"Default: {MODEL_EXAMPLES}.")
+    assert MODEL_EXAMPLES_HELP.endswith(f"Default: {MODEL_EXAMPLES}.")
+    assert EXAMPLES_HELP.startswith("Deprecated: the old name of --asyncqueue-model-examples")
+    assert "examples, the old name of conformance, is deprecated" in SUITE_HELP
 
 
 def test_a_target_adds_one_item_per_check_named_by_its_category(
@@ -145,7 +128,8 @@ def test_the_suite_passes_against_queue_core_and_writes_a_valid_report(
     project: pytest.Pytester,
 ) -> None:
     result = project.runpytest("--asyncqueue-target=queue_core", "--asyncqueue-seed=42",
-                               "--asyncqueue-report=out/report.json", "--asyncqueue-examples=5")
+                               "--asyncqueue-report=out/report.json",
+                               "--asyncqueue-model-examples=5")
 
     result.assert_outcomes(passed=len(ALL_CHECKS) + len(MODEL_CATEGORIES))
     result.stdout.fnmatch_lines([
@@ -161,11 +145,9 @@ def test_the_suite_passes_against_queue_core_and_writes_a_valid_report(
 
 
 def test_a_failed_check_shows_its_message_and_the_replay_command(
-    project: pytest.Pytester,
+    project: pytest.Pytester, inverted_queue: str
 ) -> None:
-    project.makepyfile(inverted_queue=INVERTED)
-
-    result = project.runpytest("--asyncqueue-target=inverted_queue.py", "--asyncqueue-seed=5",
+    result = project.runpytest(f"--asyncqueue-target={inverted_queue}", "--asyncqueue-seed=5",
                                "-k", "priority_order_before_start")
 
     result.assert_outcomes(failed=1)
@@ -179,12 +161,10 @@ def test_a_failed_check_shows_its_message_and_the_replay_command(
 
 
 def test_a_model_failure_fails_the_item_of_its_category_with_steps_and_replay(
-    project: pytest.Pytester,
+    project: pytest.Pytester, inverted_queue: str
 ) -> None:
-    project.makepyfile(inverted_queue=INVERTED)
-
-    result = project.runpytest("--asyncqueue-target=inverted_queue.py", "--asyncqueue-seed=5",
-                               "--asyncqueue-suite=model", "--asyncqueue-examples=10",
+    result = project.runpytest(f"--asyncqueue-target={inverted_queue}", "--asyncqueue-seed=5",
+                               "--asyncqueue-suite=model", "--asyncqueue-model-examples=10",
                                "-m", "asyncqueue_ordering or asyncqueue_stats")
 
     # Stats is judged on the examples that do not break ordering first.
@@ -274,8 +254,10 @@ def test_a_marker_with_an_unknown_category_or_keyword_is_an_error(
         "target, shape; got 'retry', targt")])
 
 
-def test_the_command_line_wins_over_the_ini_file(project: pytest.Pytester) -> None:
-    project.makeini(INI + "asyncqueue_target = queue_core\nasyncqueue_seed = 1\n")
+def test_the_command_line_wins_over_the_ini_file(
+    project: pytest.Pytester, add_ini: Callable[[str], None]
+) -> None:
+    add_ini("asyncqueue_target = queue_core\nasyncqueue_seed = 1\n")
 
     from_ini = project.runpytest("--collect-only")
     overridden = project.runpytest("--collect-only", "--asyncqueue-seed=2")
@@ -297,11 +279,11 @@ def test_the_command_line_wins_over_the_ini_file(project: pytest.Pytester) -> No
          ("--asyncqueue-seed='abc' (from command line) is not an integer; pass the seed a "
          "report or header shows, e.g. --asyncqueue-seed=1234")),
         (["--asyncqueue-target=queue_core", "--asyncqueue-suite=models"], "",
-         ("--asyncqueue-suite='models' (from command line) is not a suite; valid: examples, "
-          "model, all")),
-        (["--asyncqueue-target=queue_core"], "asyncqueue_examples = 0",
-         ("asyncqueue_examples='0' (from ini file *tox.ini) is not a whole number >= 1; e.g. "
-          "--asyncqueue-examples=50")),
+         ("--asyncqueue-suite='models' (from command line) is not a suite; valid: "
+          "conformance, model, all")),
+        (["--asyncqueue-target=queue_core"], "asyncqueue_model_examples = 0",
+         ("asyncqueue_model_examples='0' (from ini file *tox.ini) is not a whole number >= 1; "
+          "e.g. --asyncqueue-model-examples=50")),
         (["--asyncqueue-target=no_such.py"], "",
          ("--asyncqueue-target='no_such.py' (from command line) cannot be checked: no file "
          "'no_such.py'; pass an existing .py file, a package folder or an importable module "
@@ -312,9 +294,10 @@ def test_the_command_line_wins_over_the_ini_file(project: pytest.Pytester) -> No
     ],
 )
 def test_a_bad_option_value_is_a_usage_error_naming_it_and_where_it_came_from(
-    project: pytest.Pytester, args: list[str], ini: str, error: str
+    project: pytest.Pytester, add_ini: Callable[[str], None], args: list[str], ini: str,
+    error: str
 ) -> None:
-    project.makeini(INI + ini)
+    add_ini(ini)
 
     result = project.runpytest(*args)
 
@@ -334,11 +317,13 @@ async def test_async():
 """
 
 
-def test_without_a_target_the_suite_options_change_nothing(project: pytest.Pytester) -> None:
+def test_without_a_target_the_suite_options_change_nothing(
+    project: pytest.Pytester, add_ini: Callable[[str], None]
+) -> None:
     project.makepyfile(PLAIN_PROJECT)
 
     without_plugin = project.runpytest("-v", "-p", "no:asyncqueue")
-    project.makeini(INI + "asyncqueue_report = report.json\n")
+    add_ini("asyncqueue_report = report.json\n")
     with_options = project.runpytest("-v", "--asyncqueue-seed=3", "--asyncqueue-shape=oas37a")
 
     with_options.assert_outcomes(passed=2)
@@ -377,9 +362,31 @@ def test_the_model_items_run_in_their_own_process_beside_the_checks_and_leave_no
     project.makeconftest(CHILDREN_SEEN)
 
     result = project.runpytest("--asyncqueue-target=queue_core", "-m", "asyncqueue_ordering",
-                               "--asyncqueue-examples=20")
+                               "--asyncqueue-model-examples=20")
     seen = json.loads((project.path / "children.json").read_text())
 
     result.assert_outcomes(passed=len(ORDERING) + 1)
     assert "asyncqueue-model" in seen[item_id(ORDERING[0])]  # started with the first check
     assert seen["after"] == []
+
+
+# Lists what the run left on the config object: the plugin keeps its state in config.stash.
+CONFIG_SEEN = """
+import json
+
+def pytest_unconfigure(config):
+    with open("config.json", "w") as out:
+        json.dump([name for name in vars(config) if "asyncqueue" in name.lower()], out)
+"""
+
+
+def test_the_plugin_keeps_its_state_in_the_stash_not_on_the_config(
+    project: pytest.Pytester,
+) -> None:
+    project.makeconftest(CONFIG_SEEN)
+
+    result = project.runpytest("--asyncqueue-target=queue_core", "--asyncqueue-suite=conformance",
+                               "-m", "asyncqueue_ordering")
+
+    result.assert_outcomes(passed=len(ORDERING))
+    assert json.loads((project.path / "config.json").read_text()) == []
