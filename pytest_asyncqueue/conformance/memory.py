@@ -92,16 +92,25 @@ async def _submit_watched(h: Harness, queue: Adapter, watched: dict[str, weakref
     return await h.submit(queue, handler, arg)
 
 
-def _alive(watched: dict[str, weakref.ref[Any]]) -> str:
-    """'' if every watched object is gone, else which are alive and what refers to them."""
+def _expect_released(watched: dict[str, weakref.ref[Any]], what: str, when: str,
+                     allowed: str = "") -> None:
+    """After ``gc.collect()``, fail unless every watched object is gone.
+
+    The failure reads "S7: <what> still alive <when>: <how many>: <a few, each with the
+    types that refer to it>; expected none<allowed>".
+    """
+    __tracebackhide__ = True
     gc.collect()
     alive = [label for label, ref in watched.items() if ref() is not None]
+    if not alive:
+        return
     shown = []
     for label in alive[:4]:  # gc.get_referrers scans the whole heap: name a few only
         holders = sorted({type(r).__name__ for r in gc.get_referrers(watched[label]())
                           if not isinstance(r, types.FrameType)})
         shown.append(f"{label} (referred to by {', '.join(holders) or 'nothing traced'})")
-    return f"{len(alive)} of {len(watched)}: {'; '.join(shown)}" if alive else ""
+    raise CheckFailed(f"S7: {what} still alive {when}: {len(alive)} of {len(watched)}: "
+                      f"{'; '.join(shown)}; expected none{allowed}")
 
 
 async def _read(queue: Adapter, task_id: Hashable, what: str, rule: str) -> Outcome | None:
@@ -137,11 +146,9 @@ async def finished_tasks_release_handlers_and_args(h: Harness) -> None:
     for task_id in running + queued + done:
         await outcome_within(queue, task_id, "a watched task", "S7")
     await h.settle()
-    alive = _alive(watched)
-    if alive:
-        raise CheckFailed(f"S7: handlers or arguments of finished tasks still alive on the "
-                          f"idle target after gc.collect(): {alive}; expected none (the result "
-                          f"cache may keep results, nothing else)")
+    _expect_released(watched, "handlers or arguments of finished tasks",
+                     "on the idle target after gc.collect()",
+                     " (the result cache may keep results, nothing else)")
 
 
 @check("memory", "S7", needs=("result_ttl",))
@@ -154,10 +161,9 @@ async def expired_results_are_released(h: Harness) -> None:
     for task_id in ids:
         await outcome_within(queue, task_id, "a task returning a watched value", "S7")
     await asyncio.sleep(11.0)
-    alive = _alive({f"result value #{i}": ref for i, ref in enumerate(values)})
-    if alive:
-        raise CheckFailed(f"S7: result values still alive 11 virtual s after they finished "
-                          f"with result_ttl=10, the target idle: {alive}; expected none")
+    _expect_released({f"result value #{i}": ref for i, ref in enumerate(values)},
+                     "result values",
+                     "11 virtual s after they finished with result_ttl=10, the target idle")
 
 
 @check("memory", "S7", needs=("max_results",))
