@@ -16,7 +16,8 @@ from typing import Any, Final, Self
 from ..adapters import Adapter
 from ..contract import REQUIRED_STATS, STATE_COUNTERS, WATCHED_COUNTERS, s6_breaches
 from ..probes import CANCELLED, END, FAIL, START
-from ._base import CheckFailed, Harness, Skip
+from ._base import CheckFailed, Harness
+from ._loop_iterations import require_iteration_observer
 
 __all__ = ["SAMPLES_PER_INSTANT", "CounterWatch", "require_stats_keys"]
 
@@ -72,9 +73,7 @@ class CounterWatch:
 
     async def __aenter__(self) -> Self:
         loop = self.h.loop
-        if not hasattr(loop, "observe_iterations"):
-            raise Skip("the event loop cannot report its iterations (it needs a "
-                       "VirtualClockLoop)")
+        require_iteration_observer(loop)
         first = await self.queue.stats()
         require_stats_keys(first, STATE_COUNTERS)
         self._judge(first)
