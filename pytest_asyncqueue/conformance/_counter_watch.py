@@ -79,9 +79,9 @@ class CounterWatch:
         self._judge(first)
         if self.queue.stats_now() is None:  # get_stats really suspends: sample from a task
             self._sampler = loop.create_task(self._sample_forever())
-            self._remove = loop.observe_iterations(self._nudge)
+            self._remove = loop.observe_iterations(self._wake_sampler)
         else:
-            self._remove = loop.observe_iterations(self._read)
+            self._remove = loop.observe_iterations(self._read_after_iteration)
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -100,7 +100,7 @@ class CounterWatch:
         finally:
             self._submits_in_progress -= 1
 
-    def _read(self) -> None:
+    def _read_after_iteration(self) -> None:
         try:
             stats = self.queue.stats_now()
         except Exception as exc:  # noqa: BLE001 - out of the loop's observer it ends the run
@@ -110,7 +110,7 @@ class CounterWatch:
         self._judge(stats or {})
         self._judge_running(stats or {})
 
-    def _nudge(self) -> None:
+    def _wake_sampler(self) -> None:
         mark = (len(self.h.timeline.events), self.h.now(), self.h.submitted,
                 self._submits_in_progress)
         if mark != self._mark:

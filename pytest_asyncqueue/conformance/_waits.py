@@ -12,15 +12,18 @@ from typing import Any, Final
 from ..adapters import Adapter, Outcome, ResultMissing
 from ._base import CheckFailed, Harness, Skip, expect_equal
 
-__all__ = ["PATIENCE", "WAIT", "expect_final_state", "expect_later_task_completes",
+__all__ = ["TASK_WAIT", "WORKLOAD_WAIT", "expect_final_state", "expect_later_task_completes",
            "outcome_within", "outcomes_within", "skip_if_nothing_ran", "stop_within"]
 
-PATIENCE: Final = 3600.0  # virtual seconds a workload may take before it counts as hung
-WAIT: Final = 60.0
-"""Virtual seconds a check waits for a task that a correct target finishes much sooner."""
+TASK_WAIT: Final = 60.0
+"""Virtual seconds a check waits for one task (or a stop) that a correct target ends sooner."""
+
+WORKLOAD_WAIT: Final = 3600.0
+"""Virtual seconds a whole workload may take before it counts as hung."""
+
 
 async def outcome_within(queue: Adapter, task_id: Hashable, what: str, rule: str,
-                         seconds: float = WAIT) -> Outcome:
+                         seconds: float = TASK_WAIT) -> Outcome:
     """Wait for a task's outcome for at most ``seconds`` virtual seconds.
 
     Args:
@@ -81,7 +84,8 @@ async def expect_later_task_completes(h: Harness, queue: Adapter,
     expect_equal(outcome.state, "completed", f"the state of {what}", rule)
 
 
-async def stop_within(queue: Adapter, drain: bool, rule: str, seconds: float = WAIT) -> None:
+async def stop_within(queue: Adapter, drain: bool, rule: str, seconds: float = TASK_WAIT
+                      ) -> None:
     """Stop the target, waiting at most ``seconds`` virtual seconds.
 
     Raises:
@@ -103,7 +107,7 @@ async def stop_within(queue: Adapter, drain: bool, rule: str, seconds: float = W
 
 
 async def outcomes_within(h: Harness, queue: Adapter, task_ids: Sequence[Hashable], rule: str,
-                          seconds: float = PATIENCE, *, skip_if_none_ran: bool = True
+                          seconds: float = WORKLOAD_WAIT, *, skip_if_none_ran: bool = True
                           ) -> list[Outcome]:
     """Wait for the outcome of every task, at most ``seconds`` virtual seconds in all.
 

@@ -22,7 +22,7 @@ from ..adapters import ResultMissing
 from ..contract import FINISHED
 from ..probes import Gate
 from ._base import CheckFailed, Harness, check, expect_equal
-from ._waits import (WAIT, expect_final_state, expect_later_task_completes, outcome_within,
+from ._waits import (TASK_WAIT, expect_final_state, expect_later_task_completes, outcome_within,
                      stop_within)
 
 
@@ -229,11 +229,11 @@ async def rapid_submit_cancel_cycles_finish_every_task(h: Harness) -> None:
             cancels.setdefault(name, []).append((answer, mark, await queue.status(ids[name])))
         await asyncio.sleep(h.rng.choice((0.0, 0.05, 0.3)))
     try:
-        async with asyncio.timeout(WAIT):
+        async with asyncio.timeout(TASK_WAIT):
             outcomes = {name: await queue.result(task_id) for name, task_id in ids.items()}
     except (TimeoutError, ResultMissing) as exc:
         raise CheckFailed(f"S4: after rapid submit/cancel cycles not every task reached a "
-                          f"final state within {WAIT:g} virtual s "
+                          f"final state within {TASK_WAIT:g} virtual s "
                           f"({type(exc).__name__}: {exc}); "
                           f"timeline: {h.timeline.describe()}") from None
     expected_end = {"succeed": ("completed", "end"), "run_for": ("completed", "end"),

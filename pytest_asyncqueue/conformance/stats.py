@@ -52,7 +52,7 @@ class _MixedRun:
     retries_scheduled: int
 
 
-async def _settled(h: Harness, queue: Adapter, ids: dict[str, Hashable],
+async def _statuses_once_settled(h: Harness, queue: Adapter, ids: dict[str, Hashable],
                    seconds: int = 600) -> dict[str, str | None]:
     """Each task's status once none is pending or running (looking every virtual second),
     or as it is after ``seconds`` virtual seconds."""
@@ -65,7 +65,7 @@ async def _settled(h: Harness, queue: Adapter, ids: dict[str, Hashable],
     return {name: await queue.status(task_id) for name, task_id in ids.items()}
 
 
-async def _cancel(h: Harness, queue: Adapter, ids: dict[str, Hashable], name: str,
+async def _cancel_noting_acceptance(h: Harness, queue: Adapter, ids: dict[str, Hashable], name: str,
                   accepted: dict[str, int]) -> None:
     """Cancel probe ``name``'s task; if accepted, note the timeline's length at that moment."""
     mark = len(h.timeline.events)
@@ -111,13 +111,13 @@ async def _mixed_run(h: Harness) -> _MixedRun:
         for i in range(3):
             ids[f"dropped{i}"] = await submit(h.probes.succeed(name=f"dropped{i}"))
         for i in range(3):
-            await _cancel(h, queue, ids, f"dropped{i}", accepted)
+            await _cancel_noting_acceptance(h, queue, ids, f"dropped{i}", accepted)
         # t=2.505: "backing" waits for its retry (2.5..2.51), "held" runs: cancel both.
         await asyncio.sleep(t0 + 2.505 - h.now())
         for name in ("backing", "held"):
-            await _cancel(h, queue, ids, name, accepted)
+            await _cancel_noting_acceptance(h, queue, ids, name, accepted)
         gate.open()
-        states = await _settled(h, queue, ids)
+        states = await _statuses_once_settled(h, queue, ids)
         final = await queue.stats()
     expected: Counter[str | None] = Counter({state: 0 for state in STATE_COUNTERS})
     started = scheduled = 0
@@ -266,14 +266,14 @@ async def cancel_at_attempt_boundaries_counted_once(h: Harness) -> None:
                 for _ in range(lag - 1):
                     await asyncio.sleep(0)
                 await queue.cancel(ids[name])
-                await _settled(h, queue, {name: ids[name]}, seconds=10)
+                await _statuses_once_settled(h, queue, {name: ids[name]}, seconds=10)
         if "timeout" in caps.submit_options:  # cancelled at 1.25 s, unwinding 1..1.5 s
             name = "timed-out-then-cancel"
             ids[name] = await watch.submit(_lingering(h.probes.run_for(10.0, name=name), 0.5),
                                            timeout=1.0)
             await asyncio.sleep(1.25)
             await queue.cancel(ids[name])
-        states = await _settled(h, queue, ids)
+        states = await _statuses_once_settled(h, queue, ids)
         final = await queue.stats()
     watch.verdict("sum", "negative", "decrease")
     if not {"pending", "running"} & set(states.values()):
