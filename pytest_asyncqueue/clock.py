@@ -38,6 +38,9 @@ ends. No tracing: one clock read per callback. With ``seed`` set, the queue is s
 ``random.Random(seed)`` at the start of each iteration to explore other interleavings (this
 breaks asyncio's FIFO promise on purpose); the same code and seed give the same schedule.
 
+The wrapped selector, the timed ready queue and the helpers that name a waiting task or a slow
+callback live in ``_clock_instruments``; this module is the loop itself and its entry points.
+
 Prior art (read, not copied): trio's ``MockClock`` with ``autojump_threshold=0``
 (``trio/_core/_mock_clock.py``) and looptime's integer-tick loop time
 (``looptime/_internal/loops.py``).
@@ -47,16 +50,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
 import random
 import selectors
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from types import FrameType
 from typing import Any, Final, TypeVar, TypeVarTuple, final
 
+from ._clock_instruments import AutojumpSelector, TimedReadyQueue, describe_callback
+from ._clock_instruments import where_task_waits as _where_task_waits  # runner.py imports it too
 from .contract import NS_PER_S
 from .errors import BlockingCallError, DeadlockError, RealTimeLimitError
 
@@ -66,9 +69,7 @@ _T = TypeVar("_T")
 _Ts = TypeVarTuple("_Ts")
 _REAL_POLL: Final = 0.05  # wall seconds one idle select may block while waiting on threads or I/O
 _INF: Final = float("inf")
-_ASYNCIO_DIR: Final = os.path.dirname(asyncio.__file__)
 _perf_counter = time.perf_counter
-_popleft = collections.deque.popleft
 
 
 @dataclass(frozen=True)
@@ -87,60 +88,6 @@ class BlockingCall:
     virtual_time: float
     name: str
     location: str
-
-
-class _AutojumpSelector:
-    """Wraps a real selector: polls it without blocking, then lets the loop decide how to wait."""
-
-    def __init__(self, inner: selectors.BaseSelector) -> None:
-        self.inner = inner
-        self.on_idle: Callable[[], list[Any]] | None = None
-
-    def select(self, timeout: float | None = None) -> list[Any]:
-        events = self.inner.select(0)
-        if events or timeout == 0 or self.on_idle is None:
-            return events
-        return self.on_idle()  # the loop knows its timers; timeout is only a hint
-
-    def __getattr__(self, name: str) -> Any:  # register, unregister, modify, get_map, close
-        return getattr(self.inner, name)
-
-
-class _ReadyQueue(collections.deque):  # type: ignore[type-arg]
-    """The loop's ready queue: times each callback between pops and can shuffle per iteration."""
-
-    __slots__ = ("_loop", "_threshold", "_rng", "_current", "_started", "shuffle_due")
-
-    def __init__(self, loop: VirtualClockLoop, threshold: float, rng: random.Random | None) -> None:
-        super().__init__()
-        self._loop = loop
-        self._threshold = threshold
-        self._rng = rng
-        self._current: Any = None
-        self._started = 0.0
-        self.shuffle_due = False
-
-    def popleft(self) -> Any:
-        now = _perf_counter()
-        if self._current is not None and now - self._started >= self._threshold:
-            self._loop._record_blocking(self._current, now - self._started)
-        if self.shuffle_due:
-            self.shuffle_due = False
-            items = list(self)
-            self._rng.shuffle(items)  # type: ignore[union-attr]
-            self.clear()
-            self.extend(items)
-        self._current = handle = _popleft(self)
-        self._started = now
-        return handle
-
-    def finish(self) -> None:
-        """Time the last callback of an iteration and drop the reference to it."""
-        if self._current is not None:
-            elapsed = _perf_counter() - self._started
-            if elapsed >= self._threshold:
-                self._loop._record_blocking(self._current, elapsed)
-            self._current = None
 
 
 @final
@@ -202,7 +149,7 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         self.max_real_seconds = max_real_seconds
         self.blocking_calls: list[BlockingCall] = []
         self._observers: list[Callable[[], None]] = []
-        self._autojump = _AutojumpSelector(selectors.DefaultSelector())
+        self._autojump = AutojumpSelector(selectors.DefaultSelector())
         super().__init__(self._autojump)  # type: ignore[arg-type]
         self._autojump.on_idle = self._on_idle
         try:
@@ -212,8 +159,8 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
             raise
         self._clock_resolution = 1e-9  # one tick: a timer is due once time() reaches it
         if blocking_threshold is not None or seed is not None:
-            ready = _ReadyQueue(
-                self,
+            ready = TimedReadyQueue(
+                self._record_blocking,
                 _INF if blocking_threshold is None else blocking_threshold,
                 None if seed is None else random.Random(seed),
             )
@@ -337,7 +284,7 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
             self._jumps += 1
 
     def _record_blocking(self, handle: asyncio.Handle, duration: float) -> None:
-        name, location = _describe_callback(handle)
+        name, location = describe_callback(handle)
         call = BlockingCall(duration, self.time(), name, location)
         self.blocking_calls.append(call)
         if self.raise_on_blocking and self._blocking_error is None:
@@ -357,47 +304,6 @@ def _check_options(seed: Any, threshold: Any, raise_on_blocking: Any, max_real: 
             raise ValueError(f"{name}={value!r} must be a number of wall seconds > 0, or None")
     if raise_on_blocking and threshold is None:
         raise ValueError("raise_on_blocking=True needs blocking_threshold=<wall seconds>, not None")
-
-
-def _task_frames(task: asyncio.Task[Any]) -> tuple[FrameType, FrameType] | None:
-    """(innermost frame outside asyncio, innermost frame) where a task is suspended, or None.
-
-    ``task.get_stack()`` gives only the outermost frame of a suspended coroutine, so this
-    follows ``cr_await`` down to the await the task is really blocked in.
-    """
-    frames, obj = [], task.get_coro()  # type: list[FrameType], Any
-    while (frame := getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)) is not None:
-        frames.append(frame)
-        obj = getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None)
-    if not frames:
-        return None
-    user = [f for f in frames if not f.f_code.co_filename.startswith(_ASYNCIO_DIR)]
-    return (user or frames)[-1], frames[-1]
-
-
-def _where_task_waits(task: asyncio.Task[Any]) -> str:
-    found = _task_frames(task)
-    if found is None:
-        return f"{task.get_name()} (not suspended in a coroutine)"
-    frame, innermost = found
-    code = frame.f_code
-    text = f"{task.get_name()} at {code.co_filename}:{frame.f_lineno} in {code.co_qualname}"
-    return text if innermost is frame else f"{text} awaiting {innermost.f_code.co_qualname}()"
-
-
-def _describe_callback(handle: asyncio.Handle) -> tuple[str, str]:
-    """Name and file:line of what a ready handle ran (best effort, only used on slow ones)."""
-    callback = handle._callback  # type: ignore[attr-defined]
-    task = getattr(callback, "__self__", None)  # task steps and wakeups are bound to the task
-    if isinstance(task, asyncio.Task):
-        found = _task_frames(task)
-        if found is not None:
-            return task.get_name(), f"{found[0].f_code.co_filename}:{found[0].f_lineno}"
-        name, code = task.get_name(), getattr(task.get_coro(), "cr_code", None)
-    else:
-        func = getattr(callback, "func", callback)  # unwrap functools.partial
-        name, code = getattr(func, "__qualname__", repr(func)), getattr(func, "__code__", None)
-    return name, f"{code.co_filename}:{code.co_firstlineno}" if code else "unknown location"
 
 
 def new_virtual_loop(**options: Any) -> VirtualClockLoop:

@@ -6,21 +6,24 @@ Every wait is in virtual seconds, so a generous bound costs nothing on a correct
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable, Sequence
-from typing import Final
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, Final
 
 from ..adapters import Adapter, Outcome, ResultMissing
-from ._base import CheckFailed, Harness, Skip
+from ._base import CheckFailed, Harness, Skip, expect_equal
 
-__all__ = ["PATIENCE", "WAIT", "outcome_within", "outcomes_within", "skip_if_nothing_ran",
-           "stop_within"]
+__all__ = ["TASK_WAIT", "WORKLOAD_WAIT", "expect_final_state", "expect_later_task_completes",
+           "outcome_within", "outcomes_within", "skip_if_nothing_ran", "stop_within"]
 
-PATIENCE: Final = 3600.0  # virtual seconds a workload may take before it counts as hung
-WAIT: Final = 60.0
-"""Virtual seconds a check waits for a task that a correct target finishes much sooner."""
+TASK_WAIT: Final = 60.0
+"""Virtual seconds a check waits for one task (or a stop) that a correct target ends sooner."""
+
+WORKLOAD_WAIT: Final = 3600.0
+"""Virtual seconds a whole workload may take before it counts as hung."""
+
 
 async def outcome_within(queue: Adapter, task_id: Hashable, what: str, rule: str,
-                         seconds: float = WAIT) -> Outcome:
+                         seconds: float = TASK_WAIT) -> Outcome:
     """Wait for a task's outcome for at most ``seconds`` virtual seconds.
 
     Args:
@@ -46,7 +49,43 @@ async def outcome_within(queue: Adapter, task_id: Hashable, what: str, rule: str
         raise CheckFailed(f"{rule}: {what} has no result ({exc}); expected its outcome") from None
 
 
-async def stop_within(queue: Adapter, drain: bool, rule: str, seconds: float = WAIT) -> None:
+async def expect_final_state(queue: Adapter, task_id: Hashable, state: str, what: str,
+                             rule: str) -> None:
+    """Wait for a task's outcome (as :func:`outcome_within`) and fail unless it is ``state``.
+
+    Raises:
+        CheckFailed: as :func:`outcome_within`, or "<rule>: the result state of <what> was
+            <observed>; expected <state>".
+    """
+    __tracebackhide__ = True
+    outcome = await outcome_within(queue, task_id, what, rule)
+    expect_equal(outcome.state, state, f"the result state of {what}", rule)
+
+
+async def expect_later_task_completes(h: Harness, queue: Adapter,
+                                      probe: Callable[[], Awaitable[Any]], after: str,
+                                      rule: str) -> None:
+    """Submit ``probe`` (one that succeeds) and fail unless it completes: the queue still works.
+
+    Args:
+        h: the check's harness.
+        queue: the target, after what the check did to it.
+        probe: a probe that succeeds at once.
+        after: what the check did, as in "a task submitted after <after>".
+        rule: the clause the calling check asserts.
+
+    Raises:
+        CheckFailed: as :func:`outcome_within`, or "<rule>: the state of a task submitted
+            after <after> was <observed>; expected 'completed'".
+    """
+    __tracebackhide__ = True
+    what = f"a task submitted after {after}"
+    outcome = await outcome_within(queue, await h.submit(queue, probe), what, rule)
+    expect_equal(outcome.state, "completed", f"the state of {what}", rule)
+
+
+async def stop_within(queue: Adapter, drain: bool, rule: str, seconds: float = TASK_WAIT
+                      ) -> None:
     """Stop the target, waiting at most ``seconds`` virtual seconds.
 
     Raises:
@@ -68,7 +107,7 @@ async def stop_within(queue: Adapter, drain: bool, rule: str, seconds: float = W
 
 
 async def outcomes_within(h: Harness, queue: Adapter, task_ids: Sequence[Hashable], rule: str,
-                          seconds: float = PATIENCE, *, skip_if_none_ran: bool = True
+                          seconds: float = WORKLOAD_WAIT, *, skip_if_none_ran: bool = True
                           ) -> list[Outcome]:
     """Wait for the outcome of every task, at most ``seconds`` virtual seconds in all.
 

@@ -22,8 +22,8 @@ from ..adapters import ResultMissing
 from ..contract import FINISHED
 from ..probes import Gate
 from ._base import CheckFailed, Harness, check, expect_equal
-from ._waits import WAIT, outcome_within, stop_within
-
+from ._waits import (TASK_WAIT, expect_final_state, expect_later_task_completes, outcome_within,
+                     stop_within)
 
 
 @check("cancellation", "S4")
@@ -43,9 +43,7 @@ async def cancel_queued_task_never_starts(h: Harness) -> None:
     await outcome_within(queue, after, "the task queued behind the cancelled one", "S4")
     await stop_within(queue, True, "S4")
     expect_equal(h.timeline.kinds("victim"), [], "the timeline of the cancelled queued task", "S4")
-    outcome = await outcome_within(queue, victim, "the cancelled queued task", "S4")
-    expect_equal(outcome.state, "cancelled", "the result state of the cancelled queued task",
-                 "S4")
+    await expect_final_state(queue, victim, "cancelled", "the cancelled queued task", "S4")
 
 
 @check("cancellation", "S4", needs=("max_retries", "base_delay"))
@@ -67,13 +65,10 @@ async def cancel_during_backoff_never_runs_again(h: Harness) -> None:
     await asyncio.sleep(10.0)  # ten times the backoff: the retry would have started by now
     expect_equal(len(h.timeline.starts("flaky")), 1,
                  "attempts of a task cancelled during its backoff, 10 virtual s later", "S4")
-    outcome = await outcome_within(queue, flaky, "the task cancelled during its backoff", "S4")
-    expect_equal(outcome.state, "cancelled",
-                 "the result state of the task cancelled during its backoff", "S4")
-    after = await h.submit(queue, h.probes.succeed(name="after"))
-    outcome = await outcome_within(queue, after, "a task submitted after the cancel", "S4")
-    expect_equal(outcome.state, "completed", "the state of a task submitted after the cancel",
-                 "S4")
+    await expect_final_state(queue, flaky, "cancelled", "the task cancelled during its backoff",
+                             "S4")
+    await expect_later_task_completes(h, queue, h.probes.succeed(name="after"), "the cancel",
+                                      "S4")
 
 
 @check("cancellation", "S4", needs=("cancel_running",))
@@ -102,9 +97,7 @@ async def cancel_running_task_unwinds_handler(h: Harness) -> None:
                  "the outcome of the task queued behind the cancelled running one", "S4")
     expect_equal(h.timeline.kinds("after"), ["start", "end"],
                  "the timeline of the task queued behind the cancelled running one", "S4")
-    outcome = await outcome_within(queue, runner, "the cancelled running task", "S4")
-    expect_equal(outcome.state, "cancelled", "the result state of the cancelled running task",
-                 "S4")
+    await expect_final_state(queue, runner, "cancelled", "the cancelled running task", "S4")
 
 
 @check("cancellation", "S4", needs=("cancel_running",))
@@ -129,7 +122,8 @@ async def cancel_twice_changes_nothing(h: Harness) -> None:
     for task_id in (following, last):
         await outcome_within(queue, task_id, "a task queued behind the cancelled ones (1 "
                              "worker: did the worker survive?)", "S4")
-    expect_equal({name: h.timeline.kinds(name) for name in ("runner", "queued", "following", "last")},
+    expect_equal({name: h.timeline.kinds(name)
+                  for name in ("runner", "queued", "following", "last")},
                  {"runner": ["start", "cancelled"], "queued": [], "following": ["start", "end"],
                   "last": ["start", "end"]},
                  "the timelines after cancelling a running and a queued task twice each", "S4")
@@ -235,11 +229,11 @@ async def rapid_submit_cancel_cycles_finish_every_task(h: Harness) -> None:
             cancels.setdefault(name, []).append((answer, mark, await queue.status(ids[name])))
         await asyncio.sleep(h.rng.choice((0.0, 0.05, 0.3)))
     try:
-        async with asyncio.timeout(WAIT):
+        async with asyncio.timeout(TASK_WAIT):
             outcomes = {name: await queue.result(task_id) for name, task_id in ids.items()}
     except (TimeoutError, ResultMissing) as exc:
         raise CheckFailed(f"S4: after rapid submit/cancel cycles not every task reached a "
-                          f"final state within {WAIT:g} virtual s "
+                          f"final state within {TASK_WAIT:g} virtual s "
                           f"({type(exc).__name__}: {exc}); "
                           f"timeline: {h.timeline.describe()}") from None
     expected_end = {"succeed": ("completed", "end"), "run_for": ("completed", "end"),
@@ -264,10 +258,8 @@ async def rapid_submit_cancel_cycles_finish_every_task(h: Harness) -> None:
                               f"events {after} after cancel() answered True; expected "
                               f"'cancelled' with no events, or only its handler's "
                               f"'cancelled'")
-    last = await h.submit(queue, h.probes.succeed(name="last"))
-    outcome = await outcome_within(queue, last, "a task submitted after the cycles", "S4")
-    expect_equal(outcome.state, "completed", "the state of a task submitted after the cycles",
-                 "S4")
+    await expect_later_task_completes(h, queue, h.probes.succeed(name="last"), "the cycles",
+                                      "S4")
 
 
 CHECKS = [cancel_queued_task_never_starts, cancel_during_backoff_never_runs_again,

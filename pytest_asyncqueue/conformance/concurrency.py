@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from typing import Any, Final
+from typing import Any
 
 from ..clock import BlockingCall
 from ..probes import Gate
 from ._base import CheckFailed, Harness, Skip, check, expect_equal
+from ._loop_iterations import (IDLE_ITERATIONS, IDLE_SECONDS, count_idle_iterations,
+                               require_iteration_observer)
 from ._waits import outcomes_within
 
 __all__ = ["CHECKS"]
-
-IDLE_SECONDS: Final = 3600.0  # virtual seconds the idle check leaves the queue alone
-IDLE_ITERATIONS: Final = 600  # loop iterations allowed in them: one wake-up per 6 s at most
 
 
 @check("concurrency", "S2")
@@ -127,29 +126,13 @@ async def no_blocking_call_on_the_loop(h: Harness) -> None:
 async def idle_workers_do_not_poll(h: Harness) -> None:
     """Four idle workers let a virtual hour pass in a handful of loop iterations, not thousands."""
     # S2: idle workers wait on an event or condition, not by polling.
-    loop = h.loop
-    if not hasattr(loop, "observe_iterations"):
-        raise Skip("the event loop cannot report its iterations (it needs a VirtualClockLoop)")
+    require_iteration_observer(h.loop)
     await h.make(workers=4)  # started and left idle; the harness stops it at the end
     await h.settle()
-    iterations = 0
-    too_many = loop.create_future()
-
-    def count() -> None:
-        nonlocal iterations
-        iterations += 1
-        if iterations > IDLE_ITERATIONS and not too_many.done():
-            too_many.set_result(None)  # stop early: a polling target would take wall seconds
-
-    t0 = h.now()
-    remove = loop.observe_iterations(count)
-    try:
-        await asyncio.wait({too_many}, timeout=IDLE_SECONDS)
-    finally:
-        remove()
-    if iterations > IDLE_ITERATIONS:
+    idle = await count_idle_iterations(h.loop)
+    if idle.polled:
         raise CheckFailed(f"S2: an idle queue with 4 workers ran more than {IDLE_ITERATIONS} "
-                          f"loop iterations in {h.now() - t0:g} virtual seconds; expected "
+                          f"loop iterations in {idle.seconds:g} virtual seconds; expected "
                           f"idle workers to wait on an event or condition (at most "
                           f"{IDLE_ITERATIONS} iterations in {IDLE_SECONDS:g} s), not to poll")
 

@@ -18,9 +18,9 @@ import asyncio
 
 from ..probes import Gate
 from ._base import CheckFailed, Harness, Skip, check, expect_equal
-from ._waits import outcome_within, stop_within
-from .concurrency import IDLE_ITERATIONS, IDLE_SECONDS  # one limit for S2 and S8
-
+from ._loop_iterations import (IDLE_ITERATIONS, IDLE_SECONDS, count_idle_iterations,
+                               require_iteration_observer)
+from ._waits import expect_later_task_completes, outcome_within, stop_within
 
 
 @check("edge_cases", "S8", needs=("workers",))
@@ -133,8 +133,7 @@ async def empty_queue_idles_quietly(h: Harness) -> None:
     # target ends with an exception, the loop barely turns (a wake-up a minute at most),
     # and a task submitted afterwards still runs.
     loop = asyncio.get_running_loop()
-    if not hasattr(loop, "observe_iterations"):
-        raise Skip("needs the harness's virtual-clock loop (observe_iterations)")
+    require_iteration_observer(loop)
     before = asyncio.all_tasks()
     queue = await h.make(workers=4)
     await h.settle()
@@ -143,28 +142,13 @@ async def empty_queue_idles_quietly(h: Harness) -> None:
     previous = loop.get_exception_handler()
     loop.set_exception_handler(lambda _loop, context: errors.append(str(context.get(
         "exception") or context.get("message"))))
-    iterations = 0
-    spinning = loop.create_future()
-
-    def tick() -> None:
-        nonlocal iterations
-        iterations += 1
-        if iterations > IDLE_ITERATIONS and not spinning.done():
-            spinning.set_result(loop.time())
-
-    remove = loop.observe_iterations(tick)
-    started = loop.time()
     try:
-        async with asyncio.timeout(IDLE_SECONDS):
-            await spinning
-    except TimeoutError:
-        pass
+        idle = await count_idle_iterations(loop)
     finally:
-        remove()
         loop.set_exception_handler(previous)
-    if spinning.done() and not spinning.cancelled():
-        raise CheckFailed(f"S8: an empty started queue made the loop iterate {iterations} "
-                          f"times in {spinning.result() - started:g} virtual s; expected at "
+    if idle.polled:
+        raise CheckFailed(f"S8: an empty started queue made the loop iterate {idle.iterations} "
+                          f"times in {idle.seconds:g} virtual s; expected at "
                           f"most {IDLE_ITERATIONS} in {IDLE_SECONDS:g} virtual s (no polling)")
     raised = [f"its task {t.get_name()} raised {type(t.exception()).__name__}: "
               f"{t.exception()}" for t in own if t.done() and not t.cancelled()
@@ -172,10 +156,8 @@ async def empty_queue_idles_quietly(h: Harness) -> None:
     if raised or errors:
         raise CheckFailed(f"S8: while the queue sat empty for {IDLE_SECONDS:g} virtual s, "
                           f"{'; '.join(raised + errors)}; expected nothing raised")
-    late = await h.submit(queue, h.probes.succeed("late", name="late"))
-    outcome = await outcome_within(queue, late, "a task submitted after the idle hour", "S8")
-    expect_equal(outcome.state, "completed", "the state of a task submitted after the idle "
-                 "hour", "S8")
+    await expect_later_task_completes(h, queue, h.probes.succeed("late", name="late"),
+                                      "the idle hour", "S8")
 
 
 @check("edge_cases", "S8")
@@ -224,7 +206,8 @@ async def draining_stop_finishes_work(h: Harness) -> None:
                                                                               "cancelled"]])
     if h.timeline.kinds("running") not in allowed:
         raise CheckFailed(f"S5: the task running at stop(drain=True) had events "
-                          f"{h.timeline.kinds('running')}; expected " + " or ".join(map(str, allowed)))
+                          f"{h.timeline.kinds('running')}; expected "
+                          + " or ".join(map(str, allowed)))
     states = [(await outcome_within(queue, t, "a queued task", "S5")).state for t in queued]
     started = [bool(h.timeline.starts(f"q{n}")) for n in range(3)]
     readings = {"run": (["completed"] * 3, [True] * 3), "cancel": (["cancelled"] * 3, [False] * 3)}

@@ -27,7 +27,7 @@ from typing import Any, Final
 from ..adapters import Adapter, Outcome, ResultMissing
 from ..probes import Gate
 from ._base import CheckFailed, Harness, check, expect_equal
-from ._waits import WAIT, outcome_within, stop_within
+from ._waits import TASK_WAIT, outcome_within, stop_within
 
 MANY: Final = 10_000
 """Tasks in the traced-memory check (DESIGN S7)."""
@@ -65,7 +65,7 @@ class _Handler:
         return value
 
 
-def _closure(values: list[weakref.ref[_Payload]], hold: Gate | None = None
+def _closure_handler(values: list[weakref.ref[_Payload]], hold: Gate | None = None
              ) -> Callable[[_Payload], Awaitable[_Payload]]:
     """The same handler as :class:`_Handler`, as a closure."""
 
@@ -84,7 +84,7 @@ async def _submit_watched(h: Harness, queue: Adapter, watched: dict[str, weakref
                           label: str, values: list[weakref.ref[_Payload]],
                           hold: Gate | None = None) -> Hashable:
     """Submit a fresh handler with a fresh argument, watching both; keep no strong reference."""
-    make = _closure if len(watched) % 4 else _Handler  # every other task gets a closure
+    make = _closure_handler if len(watched) % 4 else _Handler  # every other task gets a closure
     handler = make(values, hold)
     arg = _Payload()
     watched[f"{label} handler"] = weakref.ref(handler)
@@ -92,27 +92,37 @@ async def _submit_watched(h: Harness, queue: Adapter, watched: dict[str, weakref
     return await h.submit(queue, handler, arg)
 
 
-def _alive(watched: dict[str, weakref.ref[Any]]) -> str:
-    """'' if every watched object is gone, else which are alive and what refers to them."""
+def _expect_released(watched: dict[str, weakref.ref[Any]], what: str, when: str,
+                     allowed: str = "") -> None:
+    """After ``gc.collect()``, fail unless every watched object is gone.
+
+    The failure reads "S7: <what> still alive <when>: <how many>: <a few, each with the
+    types that refer to it>; expected none<allowed>".
+    """
+    __tracebackhide__ = True
     gc.collect()
     alive = [label for label, ref in watched.items() if ref() is not None]
+    if not alive:
+        return
     shown = []
     for label in alive[:4]:  # gc.get_referrers scans the whole heap: name a few only
         holders = sorted({type(r).__name__ for r in gc.get_referrers(watched[label]())
                           if not isinstance(r, types.FrameType)})
         shown.append(f"{label} (referred to by {', '.join(holders) or 'nothing traced'})")
-    return f"{len(alive)} of {len(watched)}: {'; '.join(shown)}" if alive else ""
+    raise CheckFailed(f"S7: {what} still alive {when}: {len(alive)} of {len(watched)}: "
+                      f"{'; '.join(shown)}; expected none{allowed}")
 
 
-async def _read(queue: Adapter, task_id: Hashable, what: str, rule: str) -> Outcome | None:
+async def _outcome_or_missing(queue: Adapter, task_id: Hashable, what: str, rule: str
+                              ) -> Outcome | None:
     """The outcome of a finished task, or None if the target reports its result missing."""
     try:
-        async with asyncio.timeout(WAIT):
+        async with asyncio.timeout(TASK_WAIT):
             return await queue.result(task_id)
     except ResultMissing:
         return None
     except TimeoutError:
-        raise CheckFailed(f"{rule}: reading the result of {what} waited {WAIT:g} virtual s; "
+        raise CheckFailed(f"{rule}: reading the result of {what} waited {TASK_WAIT:g} virtual s; "
                           f"expected its outcome or a report that it is missing") from None
 
 
@@ -137,11 +147,9 @@ async def finished_tasks_release_handlers_and_args(h: Harness) -> None:
     for task_id in running + queued + done:
         await outcome_within(queue, task_id, "a watched task", "S7")
     await h.settle()
-    alive = _alive(watched)
-    if alive:
-        raise CheckFailed(f"S7: handlers or arguments of finished tasks still alive on the "
-                          f"idle target after gc.collect(): {alive}; expected none (the result "
-                          f"cache may keep results, nothing else)")
+    _expect_released(watched, "handlers or arguments of finished tasks",
+                     "on the idle target after gc.collect()",
+                     " (the result cache may keep results, nothing else)")
 
 
 @check("memory", "S7", needs=("result_ttl",))
@@ -154,10 +162,9 @@ async def expired_results_are_released(h: Harness) -> None:
     for task_id in ids:
         await outcome_within(queue, task_id, "a task returning a watched value", "S7")
     await asyncio.sleep(11.0)
-    alive = _alive({f"result value #{i}": ref for i, ref in enumerate(values)})
-    if alive:
-        raise CheckFailed(f"S7: result values still alive 11 virtual s after they finished "
-                          f"with result_ttl=10, the target idle: {alive}; expected none")
+    _expect_released({f"result value #{i}": ref for i, ref in enumerate(values)},
+                     "result values",
+                     "11 virtual s after they finished with result_ttl=10, the target idle")
 
 
 @check("memory", "S7", needs=("max_results",))
@@ -170,12 +177,12 @@ async def results_beyond_max_results_are_evicted_lru(h: Harness) -> None:
     for name in "abc":
         ids[name] = await h.submit(queue, h.probes.succeed(name, name=name))
         await outcome_within(queue, ids[name], f"task {name}", "S7")
-    await _read(queue, ids["a"], "task a", "S7")  # a is now the most recently used
+    await _outcome_or_missing(queue, ids["a"], "task a", "S7")  # a is now the most recently used
     ids["d"] = await h.submit(queue, h.probes.succeed("d", name="d"))
     await outcome_within(queue, ids["d"], "task d", "S7")
     kept = {}
     for name in "bacd":
-        outcome = await _read(queue, ids[name], f"task {name}", "S7")
+        outcome = await _outcome_or_missing(queue, ids[name], f"task {name}", "S7")
         kept[name] = None if outcome is None else outcome.value
     expect_equal(kept, {"b": None, "a": "a", "c": "c", "d": "d"},
                  "results kept (None: reported missing) after a, b, c finished, a was read and "
@@ -183,7 +190,8 @@ async def results_beyond_max_results_are_evicted_lru(h: Harness) -> None:
     for name in "efghij":
         ids[name] = await h.submit(queue, h.probes.succeed(name, name=name))
         await outcome_within(queue, ids[name], f"task {name}", "S7")
-    readable = [name for name in ids if await _read(queue, ids[name], f"task {name}", "S7")]
+    readable = [name for name in ids
+                if await _outcome_or_missing(queue, ids[name], f"task {name}", "S7")]
     expect_equal(readable, ["h", "i", "j"], "the tasks whose results were readable after 10 "
                  "tasks finished one by one, max_results=3", "S7")
 
@@ -200,15 +208,15 @@ async def results_expire_after_result_ttl(h: Harness) -> None:
     await outcome_within(queue, a, "task a", "S7")
     await outcome_within(queue, b, "task b", "S7")
     await asyncio.sleep(9.0)
-    early = await _read(queue, a, "task a", "S7")
+    early = await _outcome_or_missing(queue, a, "task a", "S7")
     expect_equal(None if early is None else early.value, "a",
                  "the result of a 9 virtual s after it finished (result_ttl=10; None: missing)",
                  "S7")
     await asyncio.sleep(1.5)
-    expect_equal(await _read(queue, b, "task b", "S7"), None,
+    expect_equal(await _outcome_or_missing(queue, b, "task b", "S7"), None,
                  "the result of b 10.5 virtual s after it finished (result_ttl=10)", "S7")
     await asyncio.sleep(10.0)
-    expect_equal(await _read(queue, a, "task a", "S7"), None,
+    expect_equal(await _outcome_or_missing(queue, a, "task a", "S7"), None,
                  "the result of a 20.5 virtual s after it finished (result_ttl=10)", "S7")
 
 
@@ -253,12 +261,12 @@ async def memory_returns_after_many_tasks(h: Harness) -> None:
                 baseline = tracemalloc.get_traced_memory()[0]
             ids = [await h.submit(queue, _Handler(), _Payload()) for _ in range(100)]
             try:
-                async with asyncio.timeout(WAIT):
+                async with asyncio.timeout(TASK_WAIT):
                     for task_id in ids:  # all of them: the order they run in is not ours
                         await queue.result(task_id)
             except (TimeoutError, ResultMissing) as exc:
                 raise CheckFailed(f"S7: a wave of 100 tasks had not finished with a result "
-                                  f"after {WAIT:g} virtual s ({type(exc).__name__}: {exc})"
+                                  f"after {TASK_WAIT:g} virtual s ({type(exc).__name__}: {exc})"
                                   ) from None
         del ids
         await asyncio.sleep(61.0)

@@ -9,10 +9,9 @@ task is counted once, in the state its outcome and the timeline say; once the lo
 all it had to do at a virtual instant, ``running`` is the number of handlers in flight (their
 attempts started and not ended); ``workers`` is the number of live worker coroutines.
 
-A :class:`_Watch` reads the counters after every loop iteration through the loop's iteration
-observer. A target whose ``get_stats`` really suspends cannot be read there; it is sampled by
-a coroutine woken after each iteration instead, at most ``_SAMPLES_PER_INSTANT`` times per
-virtual instant unless something visible happened, so the sampling never keeps the loop busy.
+The counters are read after every loop iteration by a
+:class:`~pytest_asyncqueue.conformance._counter_watch.CounterWatch`; the checks here build the
+workloads it watches and judge what it saw.
 """
 
 from __future__ import annotations
@@ -21,165 +20,16 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Final, Self
+from typing import Any
 
 from ..adapters import Adapter
-from ..contract import REQUIRED_STATS, STATE_COUNTERS, WATCHED_COUNTERS, s6_breaches
-from ..probes import CANCELLED, END, FAIL, START, Gate
+from ..contract import REQUIRED_STATS, STATE_COUNTERS
+from ..probes import Gate
 from ._base import CheckFailed, Harness, Skip, check, expect_equal
+from ._counter_watch import CounterWatch, require_stats_keys
 from ._waits import outcomes_within
 
 __all__ = ["CHECKS"]
-
-_SAMPLES_PER_INSTANT: Final = 50
-_IN_FLIGHT_CHANGE: Final = {START: 1, END: -1, FAIL: -1, CANCELLED: -1}  # by timeline event
-
-
-def _missing(stats: dict[str, Any], keys: tuple[str, ...]) -> None:
-    """Fail naming the keys of ``keys`` that ``stats`` lacks (oas37a: a stats failure)."""
-    absent = [key for key in keys if key not in stats]
-    if absent:
-        raise CheckFailed(f"S6: stats() lacks the key(s) {', '.join(map(repr, absent))} (it "
-                          f"has {', '.join(map(repr, sorted(stats))) or 'none'}); expected "
-                          f"{', '.join(map(repr, REQUIRED_STATS))}")
-
-
-class _Watch:
-    """Reads a target's counters after every loop iteration and keeps the first break of S6.
-
-    Use as ``async with _Watch(h, queue) as watch:`` and submit through ``watch.submit`` so
-    that a submit still in progress is allowed to have been counted by the target or not.
-
-    Attributes:
-        broken: the first message per broken rule, "sum" (the invariant), "negative",
-            "decrease" and "running" (judged at the last iteration of each virtual instant,
-            and only where the counters are read after every iteration).
-        series: for each counter, its successive distinct values.
-        samples: how many times the counters were read.
-    """
-
-    def __init__(self, h: Harness, queue: Adapter) -> None:
-        self.h = h
-        self.queue = queue
-        self.broken: dict[str, str] = {}
-        self.series: dict[str, list[int]] = {}
-        self.samples = 0
-        self._inflight = 0
-        self._previous: dict[str, Any] | None = None
-        self._remove: Callable[[], None] | None = None
-        self._sampler: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
-        self._mark: tuple[Any, ...] = ()
-        self._at_mark = 0
-        self._events_seen = 0
-        self._in_flight = 0
-        self._settling: tuple[float, int, int] | None = None  # (t, running, in flight) last read
-
-    async def __aenter__(self) -> Self:
-        loop = self.h.loop
-        if not hasattr(loop, "observe_iterations"):
-            raise Skip("the event loop cannot report its iterations (it needs a "
-                       "VirtualClockLoop)")
-        first = await self.queue.stats()
-        _missing(first, STATE_COUNTERS)
-        self._judge(first)
-        if self.queue.stats_now() is None:  # get_stats really suspends: sample from a task
-            self._sampler = loop.create_task(self._sample_forever())
-            self._remove = loop.observe_iterations(self._nudge)
-        else:
-            self._remove = loop.observe_iterations(self._read)
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        if self._remove is not None:
-            self._remove()
-        if self._sampler is not None:
-            self._sampler.cancel()
-            await asyncio.gather(self._sampler, return_exceptions=True)
-        self._judge(await self.queue.stats())
-
-    async def submit(self, handler: Callable[..., Any], **options: Any) -> Hashable:
-        """Submit through the harness, marking the submit as in progress meanwhile."""
-        self._inflight += 1
-        try:
-            return await self.h.submit(self.queue, handler, **options)
-        finally:
-            self._inflight -= 1
-
-    def _read(self) -> None:
-        try:
-            stats = self.queue.stats_now()
-        except Exception as exc:  # noqa: BLE001 - out of the loop's observer it ends the run
-            self._note("sum", f"stats() raised {exc!r} at virtual t={self.h.now():g}; "
-                              f"expected the counters")
-            return
-        self._judge(stats or {})
-        self._judge_running(stats or {})
-
-    def _nudge(self) -> None:
-        mark = (len(self.h.timeline.events), self.h.now(), self.h.submitted, self._inflight)
-        if mark != self._mark:
-            self._mark, self._at_mark = mark, 0
-        if self._at_mark < _SAMPLES_PER_INSTANT:
-            self._at_mark += 1
-            self._wake.set()
-
-    async def _sample_forever(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            try:
-                stats = await self.queue.stats()
-            except Exception as exc:  # noqa: BLE001 - any error of the target is its failure
-                self._note("sum", f"stats() raised {exc!r} at virtual t={self.h.now():g}; "
-                                  f"expected the counters")
-                return
-            self._judge(stats)
-
-    def _judge(self, stats: dict[str, Any]) -> None:
-        self.samples += 1
-        for key in WATCHED_COUNTERS:
-            if key in stats:
-                values = self.series.setdefault(key, [])
-                if not values or values[-1] != stats[key]:
-                    values.append(stats[key])
-        absent = [key for key in STATE_COUNTERS if key not in stats]
-        where = f"at virtual t={self.h.now():g}"
-        if absent:
-            self._note("sum", f"stats() lacked {', '.join(absent)} {where}; expected every "
-                              f"counter at every observation")
-        breaches = s6_breaches(stats, self._previous, self.h.submitted, self._inflight, where)
-        for rule, message in breaches.items():
-            self.broken.setdefault(rule, message)
-        self._previous = stats
-
-    def _judge_running(self, stats: dict[str, Any]) -> None:
-        """Compare ``running`` with the handlers in flight as each virtual instant settles.
-
-        Within an instant a target may count an attempt an iteration before its handler
-        starts, or after it ended; once the loop moves on to a later time, nothing is left to
-        do at the earlier one, so the last reading there must agree.
-        """
-        events = self.h.timeline.events
-        for event in events[self._events_seen:]:
-            self._in_flight += _IN_FLIGHT_CHANGE.get(event.kind, 0)
-        self._events_seen = len(events)
-        now, settled = self.h.now(), self._settling
-        if settled is not None and now > settled[0] and settled[1] != settled[2]:
-            self._note("running", f"running was {settled[1]} once all was done at virtual "
-                                  f"t={settled[0]:g}, with {settled[2]} handler(s) in flight; "
-                                  f"expected the number of attempts started and not ended")
-        if "running" in stats:
-            self._settling = (now, stats["running"], self._in_flight)
-
-    def _note(self, rule: str, message: str) -> None:
-        self.broken.setdefault(rule, f"S6: {message}")
-
-    def verdict(self, *rules: str) -> None:
-        """Raise :class:`CheckFailed` with the first recorded break of any of ``rules``."""
-        for rule in rules:
-            if rule in self.broken:
-                raise CheckFailed(self.broken[rule])
 
 
 @dataclass(frozen=True)
@@ -187,7 +37,7 @@ class _MixedRun:
     """What the mixed workload left behind.
 
     Attributes:
-        watch: the :class:`_Watch` that read the counters throughout.
+        watch: the :class:`CounterWatch` that read the counters throughout.
         final: the counters once every task had finished.
         expected: how many tasks are in each state (None: status() did not know it), by
             their status, but by the timeline for finished tasks never cancelled.
@@ -195,14 +45,14 @@ class _MixedRun:
         retries_scheduled: those plus retries cancelled during their backoff.
     """
 
-    watch: _Watch
+    watch: CounterWatch
     final: dict[str, Any]
     expected: dict[str | None, int]
     retries_started: int
     retries_scheduled: int
 
 
-async def _settled(h: Harness, queue: Adapter, ids: dict[str, Hashable],
+async def _statuses_once_settled(h: Harness, queue: Adapter, ids: dict[str, Hashable],
                    seconds: int = 600) -> dict[str, str | None]:
     """Each task's status once none is pending or running (looking every virtual second),
     or as it is after ``seconds`` virtual seconds."""
@@ -215,7 +65,7 @@ async def _settled(h: Harness, queue: Adapter, ids: dict[str, Hashable],
     return {name: await queue.status(task_id) for name, task_id in ids.items()}
 
 
-async def _cancel(h: Harness, queue: Adapter, ids: dict[str, Hashable], name: str,
+async def _cancel_noting_acceptance(h: Harness, queue: Adapter, ids: dict[str, Hashable], name: str,
                   accepted: dict[str, int]) -> None:
     """Cancel probe ``name``'s task; if accepted, note the timeline's length at that moment."""
     mark = len(h.timeline.events)
@@ -242,7 +92,7 @@ async def _mixed_run(h: Harness) -> _MixedRun:
     accepted: dict[str, int] = {}  # probes whose cancel() returned True: timeline length then
     gate = Gate()
     t0 = h.now()
-    async with _Watch(h, queue) as watch:
+    async with CounterWatch(h, queue) as watch:
         submit = watch.submit
         # t=0..1: four tasks end together on four workers: concurrent completions.
         for i in range(4):
@@ -261,13 +111,13 @@ async def _mixed_run(h: Harness) -> _MixedRun:
         for i in range(3):
             ids[f"dropped{i}"] = await submit(h.probes.succeed(name=f"dropped{i}"))
         for i in range(3):
-            await _cancel(h, queue, ids, f"dropped{i}", accepted)
+            await _cancel_noting_acceptance(h, queue, ids, f"dropped{i}", accepted)
         # t=2.505: "backing" waits for its retry (2.5..2.51), "held" runs: cancel both.
         await asyncio.sleep(t0 + 2.505 - h.now())
         for name in ("backing", "held"):
-            await _cancel(h, queue, ids, name, accepted)
+            await _cancel_noting_acceptance(h, queue, ids, name, accepted)
         gate.open()
-        states = await _settled(h, queue, ids)
+        states = await _statuses_once_settled(h, queue, ids)
         final = await queue.stats()
     expected: Counter[str | None] = Counter({state: 0 for state in STATE_COUNTERS})
     started = scheduled = 0
@@ -289,7 +139,7 @@ async def stats_has_every_key(h: Harness) -> None:
     """stats() has pending, running, completed, failed, cancelled, retried and workers."""
     # S6 / oas37a 5: every counter is reported; a missing one is a failure naming it.
     queue = await h.make(workers=2)
-    _missing(await queue.stats(), REQUIRED_STATS)
+    require_stats_keys(await queue.stats(), REQUIRED_STATS)
 
 
 @check("stats", "S6")
@@ -325,7 +175,7 @@ async def retried_counts_the_retries(h: Harness) -> None:
     # S6: retried counts retries; oas37a leaves open whether it rises when a retry is
     # scheduled or when it starts (they differ for a task cancelled during its backoff).
     run = await _mixed_run(h)
-    _missing(run.final, ("retried",))
+    require_stats_keys(run.final, ("retried",))
     readings = {"scheduled": run.retries_scheduled, "started": run.retries_started}
     allowed = {k: v for k, v in readings.items() if k in h.capabilities.retried_counted}
     if run.final["retried"] not in allowed.values():
@@ -341,13 +191,13 @@ async def cancelled_running_task_moves_once(h: Harness) -> None:
     # invariant holds while its handler unwinds.
     queue = await h.make(workers=2)
     gate = Gate()
-    async with _Watch(h, queue) as watch:
+    async with CounterWatch(h, queue) as watch:
         task_id = await watch.submit(h.probes.wait_for(gate, name="victim"))
         await h.settle()
         if not h.timeline.starts("victim"):
             raise Skip("a task submitted to an idle queue never started, so no running task "
                        "could be cancelled (a concurrency failure)")
-        _missing(await queue.stats(), ("running", "cancelled"))
+        require_stats_keys(await queue.stats(), ("running", "cancelled"))
         watch.series.clear()
         await h.settle()
         cancelled = await queue.cancel(task_id)
@@ -401,7 +251,7 @@ async def cancel_at_attempt_boundaries_counted_once(h: Harness) -> None:
     queue = await h.make(workers=1, **settings)
     retry = {"max_retries": 1} if "max_retries" in caps.submit_options else {}
     ids: dict[str, Hashable] = {}
-    async with _Watch(h, queue) as watch:
+    async with CounterWatch(h, queue) as watch:
         for lag in (1, 2, 3):
             for kind in ("ends", "fails"):
                 name, ended = f"{kind}-then-cancel+{lag}", asyncio.Event()
@@ -416,14 +266,14 @@ async def cancel_at_attempt_boundaries_counted_once(h: Harness) -> None:
                 for _ in range(lag - 1):
                     await asyncio.sleep(0)
                 await queue.cancel(ids[name])
-                await _settled(h, queue, {name: ids[name]}, seconds=10)
+                await _statuses_once_settled(h, queue, {name: ids[name]}, seconds=10)
         if "timeout" in caps.submit_options:  # cancelled at 1.25 s, unwinding 1..1.5 s
             name = "timed-out-then-cancel"
             ids[name] = await watch.submit(_lingering(h.probes.run_for(10.0, name=name), 0.5),
                                            timeout=1.0)
             await asyncio.sleep(1.25)
             await queue.cancel(ids[name])
-        states = await _settled(h, queue, ids)
+        states = await _statuses_once_settled(h, queue, ids)
         final = await queue.stats()
     watch.verdict("sum", "negative", "decrease")
     if not {"pending", "running"} & set(states.values()):
@@ -441,7 +291,7 @@ async def workers_counts_live_workers(h: Harness) -> None:
     # queue's live asyncio tasks (so 0 once stop() has ended them all).
     others = asyncio.all_tasks()
     queue = await h.make(workers=3)
-    _missing(await queue.stats(), ("workers",))
+    require_stats_keys(await queue.stats(), ("workers",))
     gate = Gate()
     for i in range(3):
         await h.submit(queue, h.probes.wait_for(gate, name=f"busy{i}"))
@@ -484,7 +334,7 @@ async def counters_survive_result_eviction(h: Harness) -> None:
         raise Skip("target has no max_results or result_ttl setting")
     queue = await h.make(workers=1, **settings)
     retry = {"max_retries": 0} if "max_retries" in caps.submit_options else {}
-    async with _Watch(h, queue) as watch:
+    async with CounterWatch(h, queue) as watch:
         for i in range(3):
             await watch.submit(h.probes.run_for(1.0, i, name=f"kept{i}"))
         for i in range(2):
