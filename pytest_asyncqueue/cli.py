@@ -38,11 +38,11 @@ from .report import (
 from .runner import (
     MODEL_EXAMPLES,
     CheckResult,
-    ModelRun,
+    MachinesRun,
     iter_results,
     new_seed,
     select_checks,
-    start_model,
+    start_machines,
 )
 
 __all__ = ["main"]
@@ -139,13 +139,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     categories = [c for c in CATEGORIES if c in chosen]
     results: list[CheckResult] = []
     # The machines run in a process of their own beside the conformance checks.
-    model = (_start_model(args, factory, categories, seed)
-             if args.suite in ("model", "all") else None)
-    with model or contextlib.nullcontext():
+    machines = (_start_machines(args, factory, categories, seed)
+                if args.suite in ("model", "all") else None)
+    with machines or contextlib.nullcontext():
         if args.suite in ("examples", "all"):
             results = _run_examples(factory, categories, seed, out)
-        if model is not None:
-            results += _report_model(args, model, seed, out)
+        if machines is not None:
+            results += _report_machines(args, machines, seed, out)
     bench = _run_bench(factory, out) if args.bench else None
     report = build_report(args.target, factory.shape, seed, results, categories, bench=bench)
     failures = failure_lines(report)
@@ -179,21 +179,22 @@ def _run_examples(factory: TargetFactory, categories: list[str], seed: int, out:
     return results
 
 
-def _start_model(args: argparse.Namespace, factory: TargetFactory, categories: list[str],
-                 seed: int) -> ModelRun:
+def _start_machines(args: argparse.Namespace, factory: TargetFactory, categories: list[str],
+                    seed: int) -> MachinesRun:
     """Start the state machines, with the command that replays their run."""
     replay = model_replay_command(args.target, factory.shape,
                                   categories if args.only else None, args.examples, seed)
-    return start_model(factory, categories, seed, examples=args.examples, replay=replay,
-                       save_regression=args.save_regression, target=args.target)
+    return start_machines(factory, categories, seed, examples=args.examples,
+                          replay=replay, save_regression=args.save_regression,
+                          target=args.target)
 
 
-def _report_model(args: argparse.Namespace, model: ModelRun, seed: int, out: TextIO
-                  ) -> list[CheckResult]:
+def _report_machines(args: argparse.Namespace, machines: MachinesRun, seed: int, out: TextIO
+                     ) -> list[CheckResult]:
     """Wait for the state machines, print a line per category; return their results."""
     print(f"model: state machines against the executable model, {args.examples} examples "
           f"per run, seed {seed}", file=out, flush=True)
-    results = model.wait()
+    results = machines.wait()
     for result in results:
         print(category_line(result.category, summarize([result])), file=out)
     if args.save_regression and any(r.status == "failed" for r in results):

@@ -174,18 +174,18 @@ def test_the_model_starts_before_the_conformance_checks_and_stops_if_they_raise(
     from pytest_asyncqueue import cli
 
     events: list[str] = []
-    start_model = cli.start_model
+    start_machines = cli.start_machines
 
     def start(*args: object, **options: object) -> object:
         events.append("model started")
-        return start_model(*args, **options)
+        return start_machines(*args, **options)
 
     def examples(*_: object) -> None:
         events.append("conformance checks")
         assert [p.name for p in multiprocessing.active_children()] == ["asyncqueue-model"]
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "start_model", start)
+    monkeypatch.setattr(cli, "start_machines", start)
     monkeypatch.setattr(cli, "_run_examples", examples)
     with pytest.raises(KeyboardInterrupt):
         check("queue_core", "--examples", "200")
