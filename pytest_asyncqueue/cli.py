@@ -9,7 +9,7 @@ Usage::
 It prints one line per category as each finishes (the conformance checks, then the state
 machines, which run meanwhile in a process of their own where ``fork`` is available), then
 every failure with the command that replays it. ``--bench`` then benchmarks the target
-beside a bare asyncio pool and prints the table (:mod:`pytest_asyncqueue.bench`); its
+beside a bare asyncio pool and prints the table (:mod:`pytest_asyncqueue.benchmark`); its
 figures never change the exit status. Exit status: 0 every check passed (skips allowed), 1 a
 check failed, 2 the target could not be loaded or adapted, or the command line was wrong.
 """
@@ -204,7 +204,7 @@ def _report_machines(args: argparse.Namespace, machines: MachinesRun, seed: int,
 
 def _run_bench(factory: TargetFactory, out: TextIO) -> list[dict[str, Any]]:
     """Run the benchmark rows, printing each line of the table as it comes; return the rows."""
-    from .bench import BarePool, BenchRow, run_plan, table_lines
+    from .benchmark import BarePool, BenchRow, run_plan, table_lines
 
     print(f"bench: {factory.cls.__qualname__} beside a {BarePool.name} of as many workers, on "
           f"fresh stock asyncio loops; ratio = its tasks/s over the pool's (median of "

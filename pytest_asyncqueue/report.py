@@ -19,7 +19,7 @@ A category's status is ``failed`` if any of its checks failed, ``skipped`` if al
 skipped, else ``passed``; ``reason`` is there exactly when the status is ``skipped``. ``ok`` is
 true when no category failed. ``bench`` is there only when benchmarks ran
 (``asyncqueue-check --bench``): one object per row with the keys of
-:data:`pytest_asyncqueue.bench.REPORT_KEYS`, the figures null and a ``note`` saying why when
+:data:`pytest_asyncqueue.benchmark.REPORT_KEYS`, the figures null and a ``note`` saying why when
 the row could not be measured; it never changes ``ok``. A failure may carry ``replay``, the
 command that replays it, when that is not the default one of :func:`replay_command` (a
 failure of the state machines replays their whole run: ``--suite model``, the same
@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from .bench import REPORT_KEYS as _BENCH_KEYS
+from .benchmark import REPORT_KEYS as _BENCH_KEYS
 from .contract import CATEGORIES
 from .runner import STATUSES, CheckResult
 
