@@ -3,7 +3,7 @@
 Usage::
 
     asyncqueue-check TARGET [--shape NAME] [--report FILE] [--only CATEGORIES]
-                     [--suite examples|model|all] [--examples N] [--seed S]
+                     [--suite conformance|model|all] [--model-examples N] [--seed S]
                      [--save-regression DIR] [--bench]
 
 It prints one line per category as each finishes (the conformance checks, then the state
@@ -12,6 +12,9 @@ every failure with the command that replays it. ``--bench`` then benchmarks the 
 beside a bare asyncio pool and prints the table (:mod:`pytest_asyncqueue.benchmark`); its
 figures never change the exit status. Exit status: 0 every check passed (skips allowed), 1 a
 check failed, 2 the target could not be loaded or adapted, or the command line was wrong.
+
+The spellings of the previous release, ``--suite examples`` and ``--examples N``, still work
+for this one: each prints a ``note:`` line to stderr naming the new spelling.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ __all__ = ["main"]
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_UNUSABLE: Final = 2
+SUITES: Final = ("conformance", "model", "all")
+OLD_SUITE_NOTE: Final = "note: --suite examples is deprecated; use --suite conformance"
+OLD_EXAMPLES_NOTE: Final = "note: --examples is deprecated; use --model-examples"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,12 +77,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", metavar="CATEGORIES", type=_category_list,
                         help=f"comma-separated categories to run ({', '.join(CATEGORIES)}). "
                              f"Default: all")
-    parser.add_argument("--suite", choices=("examples", "model", "all"), default="all",
-                        help="examples: the conformance suite; model: the state machines; "
-                             "all: both. Default: all")
-    parser.add_argument("--examples", metavar="N", type=_positive_int, default=MODEL_EXAMPLES,
-                        help=f"examples (random runs of up to 30 steps) per state-machine run "
-                             f"(model suite). Default: {MODEL_EXAMPLES}")
+    parser.add_argument("--suite", choices=(*SUITES, "examples"), default="all",
+                        metavar="{" + ",".join(SUITES) + "}",
+                        help="conformance: the conformance checks; model: the state machines; "
+                             "all: both ('examples' is the deprecated spelling of "
+                             "conformance, kept for this release). Default: all")
+    parser.add_argument("--model-examples", metavar="N", type=_positive_int,
+                        help=f"Hypothesis examples (random runs of up to 30 steps) per "
+                             f"state-machine run of the model suite. Default: {MODEL_EXAMPLES}")
+    parser.add_argument("--examples", metavar="N", type=_positive_int, dest="old_examples",
+                        help="deprecated spelling of --model-examples, kept for this release")
     parser.add_argument("--seed", metavar="S", type=int,
                         help="seed of the run; the same seed replays the same run. "
                              "Default: random, printed")
@@ -126,6 +136,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """
     out = out or sys.stdout
     args = _parser().parse_args(argv)
+    for note in _follow_old_spellings(args):
+        print(note, file=sys.stderr)
     seed = new_seed() if args.seed is None else args.seed
     started = time.perf_counter()
     try:
@@ -142,8 +154,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     machines = (_start_machines(args, factory, categories, seed)
                 if args.suite in ("model", "all") else None)
     with machines or contextlib.nullcontext():
-        if args.suite in ("examples", "all"):
-            results = _run_examples(factory, categories, seed, out)
+        if args.suite in ("conformance", "all"):
+            results = _run_conformance(factory, categories, seed, out)
         if machines is not None:
             results += _report_machines(args, machines, seed, out)
     bench = _run_bench(factory, out) if args.bench else None
@@ -161,7 +173,22 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     return EXIT_OK if report["ok"] else EXIT_FAILED
 
 
-def _run_examples(factory: TargetFactory, categories: list[str], seed: int, out: TextIO
+def _follow_old_spellings(args: argparse.Namespace) -> list[str]:
+    """Turn the previous release's spellings into the new ones; a note for each one used.
+
+    Given both ``--examples`` and ``--model-examples``, the new spelling wins.
+    """
+    notes = []
+    if args.suite == "examples":
+        args.suite = "conformance"
+        notes.append(OLD_SUITE_NOTE)
+    if args.old_examples is not None:
+        notes.append(OLD_EXAMPLES_NOTE)
+    args.model_examples = args.model_examples or args.old_examples or MODEL_EXAMPLES
+    return notes
+
+
+def _run_conformance(factory: TargetFactory, categories: list[str], seed: int, out: TextIO
                   ) -> list[CheckResult]:
     """Run the conformance checks, printing each category's line as soon as it is done."""
     results: list[CheckResult] = []
@@ -183,8 +210,8 @@ def _start_machines(args: argparse.Namespace, factory: TargetFactory, categories
                     seed: int) -> MachinesRun:
     """Start the state machines, with the command that replays their run."""
     replay = model_replay_command(args.target, factory.shape,
-                                  categories if args.only else None, args.examples, seed)
-    return start_machines(factory, categories, seed, examples=args.examples,
+                                  categories if args.only else None, args.model_examples, seed)
+    return start_machines(factory, categories, seed, examples=args.model_examples,
                           replay=replay, save_regression=args.save_regression,
                           target=args.target)
 
@@ -192,8 +219,8 @@ def _start_machines(args: argparse.Namespace, factory: TargetFactory, categories
 def _report_machines(args: argparse.Namespace, machines: MachinesRun, seed: int, out: TextIO
                      ) -> list[CheckResult]:
     """Wait for the state machines, print a line per category; return their results."""
-    print(f"model: state machines against the executable model, {args.examples} examples "
-          f"per run, seed {seed}", file=out, flush=True)
+    print(f"model: state machines against the executable model, {args.model_examples} "
+          f"examples per run, seed {seed}", file=out, flush=True)
     results = machines.wait()
     for result in results:
         print(category_line(result.category, summarize([result])), file=out)

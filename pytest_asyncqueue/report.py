@@ -270,7 +270,7 @@ def category_line(category: str, entry: Mapping[str, Any]) -> str:
 def replay_command(target: str, shape: str, category: str, seed: int) -> str:
     """The shell command that runs one category's conformance checks again with the same
     seed."""
-    return _check_command(target, shape, "examples", "--only", category, "--seed", str(seed))
+    return _check_command(target, shape, "conformance", "--only", category, "--seed", str(seed))
 
 
 def model_replay_command(target: str, shape: str, categories: Sequence[str] | None,
@@ -278,7 +278,7 @@ def model_replay_command(target: str, shape: str, categories: Sequence[str] | No
     """The shell command that runs the state machines again: the same examples and seed,
     judging ``categories`` (None: every category)."""
     only = ["--only", ",".join(categories)] if categories else []
-    return _check_command(target, shape, "model", *only, "--examples", str(examples),
+    return _check_command(target, shape, "model", *only, "--model-examples", str(examples),
                           "--seed", str(seed))
 
 

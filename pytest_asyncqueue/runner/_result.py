@@ -34,7 +34,7 @@ class CheckResult:
         hung: it failed because it ran out of wall time (a busy or stuck loop): the sign
             that lowers a run's wall limits to :data:`~pytest_asyncqueue.runner.AFTER_HANG`.
         replay: the command that replays it, when the default (``asyncqueue-check TARGET
-            --suite examples --only CATEGORY --seed SEED``) would not.
+            --suite conformance --only CATEGORY --seed SEED``) would not.
     """
 
     name: str

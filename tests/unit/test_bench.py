@@ -296,7 +296,7 @@ def test_asyncqueue_check_bench_prints_the_table_and_adds_the_rows_to_the_report
     monkeypatch.setattr(_measure, "default_rounds", lambda tasks: 1)
     out = io.StringIO()
 
-    status = main(["queue_core", "--only", "ordering", "--suite", "examples", "--seed", "3",
+    status = main(["queue_core", "--only", "ordering", "--suite", "conformance", "--seed", "3",
                    "--bench", "--report", str(tmp_path / "r.json")], out=out)
 
     lines = out.getvalue().splitlines()
