@@ -1,8 +1,8 @@
 """What queue_core still holds once its results have expired (DESIGN S7), traced.
 
 Bytes per pending task are a figure of every throughput row (``bytes_per_pending``, see
-:mod:`pytest_asyncqueue.bench`); this module adds the other memory figure of issue 3 and the
-anchors both are read against.
+:mod:`pytest_asyncqueue.benchmark`); this module adds the other memory figure, what stays
+held after expiry, and the anchors both are read against.
 """
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ import gc
 import tracemalloc
 from typing import Any, Final
 
-from pytest_asyncqueue.bench import loop_factory, traced
+from pytest_asyncqueue.benchmark import loop_factory, traced
 from queue_core import TaskQueue
 
 __all__ = ["ASYNCIO_TASK_ANCHOR_BYTES", "HEAP_SLOTS_DICT_ANCHOR_BYTES",
            "memory_retained_after_expiry"]
 
 HEAP_SLOTS_DICT_ANCHOR_BYTES: Final = 243
-"""A pending task as a heap tuple, a slots record and an id-dict entry (issue 6's anchor)."""
+"""A pending task as a heap tuple, a slots record and an id-dict entry (a memory anchor)."""
 
 ASYNCIO_TASK_ANCHOR_BYTES: Final = 766
-"""An unstarted ``asyncio.Task`` alone (issue 6's anchor)."""
+"""An unstarted ``asyncio.Task`` alone (a memory anchor)."""
 
 
 async def _noop() -> None:

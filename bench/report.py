@@ -2,8 +2,8 @@
 
 Runs ``python -m pytest bench`` (pytest's own output goes to stderr), reads the
 pytest-benchmark JSON it wrote and prints to stdout the table of every case (ratios are
-same-run medians of interleaved pairs, see :mod:`pytest_asyncqueue.bench`), the targets of
-issue 6 each marked met or MISSED, and the memory retained after expiry.
+same-run medians of interleaved pairs, see :mod:`pytest_asyncqueue.benchmark`), the
+performance targets each marked met or MISSED, and the memory retained after expiry.
 
 Options: ``--quick`` runs the CI subset (``-m quick``, about 30 s); ``--markdown FILE`` also
 writes the report there; ``--json FILE`` keeps pytest-benchmark's JSON there;
@@ -27,10 +27,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
-from pytest_asyncqueue.bench import BarePool, BenchRow, markdown_table
+from pytest_asyncqueue.benchmark import BarePool, BenchRow, markdown_table
 
 from .memory import ASYNCIO_TASK_ANCHOR_BYTES, HEAP_SLOTS_DICT_ANCHOR_BYTES
-from .pools import PEERS
+from .peers import PEERS
 
 BENCH_DIR: Final = Path(__file__).resolve().parent
 QUEUE_CORE: Final = "TaskQueue"
@@ -68,8 +68,8 @@ def find(rows: list[BenchRow], workload: str, tasks: int, workers: int, *,
 
 
 def targets_table(rows: list[BenchRow], memory: list[dict[str, Any]]) -> str:
-    """Issue 6's targets: what was measured in this run, and whether each is met."""
-    lines = ["| target (issue 6) | measured | verdict |", "|---|--:|---|"]
+    """The performance targets: what was measured in this run, and whether each is met."""
+    lines = ["| performance target | measured | verdict |", "|---|--:|---|"]
 
     def add(what: str, row: BenchRow | None, value: Callable[[BenchRow], float | None],
             bound: float, at_least: bool, unit: str = "", pairs: bool = False) -> None:

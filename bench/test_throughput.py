@@ -3,7 +3,7 @@
 Every case runs through the ``asyncqueue_bench`` fixture: rounds of the subject alternate
 with rounds of a baseline, each on a fresh loop, and ``benchmark.extra_info`` holds the
 figures, the ratio being the median over pairs. What is timed and why: see
-:mod:`pytest_asyncqueue.bench`.
+:mod:`pytest_asyncqueue.benchmark`.
 """
 
 from __future__ import annotations
@@ -12,20 +12,20 @@ import functools
 
 import pytest
 
-from pytest_asyncqueue.bench import Contender, TargetPool
+from pytest_asyncqueue.benchmark import Contender, TargetPool
 
-from .pools import PEERS
+from .peers import PEERS
 
 pytestmark = pytest.mark.timeout(600)
 
 QUICK = pytest.mark.quick
-# Issue 6, item 4: noop and yield at 10,000 and 100,000 tasks on 1 to 1,000 workers; retry, cancel.
+# The matrix: noop and yield at 10,000 and 100,000 tasks on 1 to 1,000 workers; retry, cancel.
 MATRIX = [*((workload, tasks, workers) for workload in ("noop", "yield")
             for tasks in (10_000, 100_000) for workers in (1, 8, 100, 1000)),
           ("retry", 10_000, 8), ("cancel", 10_000, 8)]
 QUICK_CASES = {("noop", 10_000, 8), ("noop", 100_000, 8), ("yield", 10_000, 8),
                ("retry", 10_000, 8), ("cancel", 10_000, 8)}
-"""The cases CI runs: the anchors of issue 6, and one of each other workload."""
+"""The cases CI runs: the anchors of the performance targets, and one of each other workload."""
 
 
 def case(workload: str, tasks: int, workers: int = 8) -> object:
@@ -59,7 +59,7 @@ def test_peer_beside_the_bare_pool(asyncqueue_bench, peer, workload, tasks, work
 @pytest.mark.benchmark(group="queue_core beside itself")
 @QUICK
 def test_the_virtual_loop_beside_the_stock_loop(asyncqueue_bench, queue_core):
-    # ratio = stock-loop time / virtual-loop time; issue 6 asks for at most 1.3x, >= 0.77.
+    # ratio = stock-loop time / virtual-loop time; the target is at most 1.3x, >= 0.77.
     pool = functools.partial(TargetPool, queue_core)
     asyncqueue_bench("noop", tasks=10_000, workers=8, target=Contender(pool, "virtual"),
                      baseline=Contender(pool, "asyncio"), latency_samples=0, memory_tasks=None)
@@ -68,7 +68,7 @@ def test_the_virtual_loop_beside_the_stock_loop(asyncqueue_bench, queue_core):
 @pytest.mark.benchmark(group="queue_core beside itself")
 @QUICK
 def test_a_thousand_workers_beside_eight(asyncqueue_bench, queue_core):
-    # ratio = throughput with 1,000 workers / with 8; issue 6 asks for at least 0.5.
+    # ratio = throughput with 1,000 workers / with 8; the target is at least 0.5.
     asyncqueue_bench("noop", tasks=100_000, workers=1000, target=queue_core,
                      baseline=Contender(functools.partial(TargetPool, queue_core), workers=8),
                      rounds=3, latency_samples=0, memory_tasks=None)

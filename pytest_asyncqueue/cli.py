@@ -3,15 +3,18 @@
 Usage::
 
     asyncqueue-check TARGET [--shape NAME] [--report FILE] [--only CATEGORIES]
-                     [--suite examples|model|all] [--examples N] [--seed S]
+                     [--suite conformance|model|all] [--model-examples N] [--seed S]
                      [--save-regression DIR] [--bench]
 
 It prints one line per category as each finishes (the conformance checks, then the state
 machines, which run meanwhile in a process of their own where ``fork`` is available), then
 every failure with the command that replays it. ``--bench`` then benchmarks the target
-beside a bare asyncio pool and prints the table (:mod:`pytest_asyncqueue.bench`); its
+beside a bare asyncio pool and prints the table (:mod:`pytest_asyncqueue.benchmark`); its
 figures never change the exit status. Exit status: 0 every check passed (skips allowed), 1 a
 check failed, 2 the target could not be loaded or adapted, or the command line was wrong.
+
+The spellings of the previous release, ``--suite examples`` and ``--examples N``, still work
+for this one: each prints a ``note:`` line to stderr naming the new spelling.
 """
 
 from __future__ import annotations
@@ -38,11 +41,11 @@ from .report import (
 from .runner import (
     MODEL_EXAMPLES,
     CheckResult,
-    ModelRun,
+    MachinesRun,
     iter_results,
     new_seed,
     select_checks,
-    start_model,
+    start_machines,
 )
 
 __all__ = ["main"]
@@ -50,6 +53,9 @@ __all__ = ["main"]
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_UNUSABLE: Final = 2
+SUITES: Final = ("conformance", "model", "all")
+OLD_SUITE_NOTE: Final = "note: --suite examples is deprecated; use --suite conformance"
+OLD_EXAMPLES_NOTE: Final = "note: --examples is deprecated; use --model-examples"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,12 +77,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", metavar="CATEGORIES", type=_category_list,
                         help=f"comma-separated categories to run ({', '.join(CATEGORIES)}). "
                              f"Default: all")
-    parser.add_argument("--suite", choices=("examples", "model", "all"), default="all",
-                        help="examples: the conformance suite; model: the state machines; "
-                             "all: both. Default: all")
-    parser.add_argument("--examples", metavar="N", type=_positive_int, default=MODEL_EXAMPLES,
-                        help=f"examples (random runs of up to 30 steps) per state-machine run "
-                             f"(model suite). Default: {MODEL_EXAMPLES}")
+    parser.add_argument("--suite", choices=(*SUITES, "examples"), default="all",
+                        metavar="{" + ",".join(SUITES) + "}",
+                        help="conformance: the conformance checks; model: the state machines; "
+                             "all: both ('examples' is the deprecated spelling of "
+                             "conformance, kept for this release). Default: all")
+    parser.add_argument("--model-examples", metavar="N", type=_positive_int,
+                        help=f"Hypothesis examples (random runs of up to 30 steps) per "
+                             f"state-machine run of the model suite. Default: {MODEL_EXAMPLES}")
+    parser.add_argument("--examples", metavar="N", type=_positive_int, dest="old_examples",
+                        help="deprecated spelling of --model-examples, kept for this release")
     parser.add_argument("--seed", metavar="S", type=int,
                         help="seed of the run; the same seed replays the same run. "
                              "Default: random, printed")
@@ -126,6 +136,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """
     out = out or sys.stdout
     args = _parser().parse_args(argv)
+    for note in _follow_old_spellings(args):
+        print(note, file=sys.stderr)
     seed = new_seed() if args.seed is None else args.seed
     started = time.perf_counter()
     try:
@@ -139,13 +151,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     categories = [c for c in CATEGORIES if c in chosen]
     results: list[CheckResult] = []
     # The machines run in a process of their own beside the conformance checks.
-    model = (_start_model(args, factory, categories, seed)
-             if args.suite in ("model", "all") else None)
-    with model or contextlib.nullcontext():
-        if args.suite in ("examples", "all"):
-            results = _run_examples(factory, categories, seed, out)
-        if model is not None:
-            results += _report_model(args, model, seed, out)
+    machines = (_start_machines(args, factory, categories, seed)
+                if args.suite in ("model", "all") else None)
+    with machines or contextlib.nullcontext():
+        if args.suite in ("conformance", "all"):
+            results = _run_conformance(factory, categories, seed, out)
+        if machines is not None:
+            results += _report_machines(args, machines, seed, out)
     bench = _run_bench(factory, out) if args.bench else None
     report = build_report(args.target, factory.shape, seed, results, categories, bench=bench)
     failures = failure_lines(report)
@@ -161,7 +173,22 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     return EXIT_OK if report["ok"] else EXIT_FAILED
 
 
-def _run_examples(factory: TargetFactory, categories: list[str], seed: int, out: TextIO
+def _follow_old_spellings(args: argparse.Namespace) -> list[str]:
+    """Turn the previous release's spellings into the new ones; a note for each one used.
+
+    Given both ``--examples`` and ``--model-examples``, the new spelling wins.
+    """
+    notes = []
+    if args.suite == "examples":
+        args.suite = "conformance"
+        notes.append(OLD_SUITE_NOTE)
+    if args.old_examples is not None:
+        notes.append(OLD_EXAMPLES_NOTE)
+    args.model_examples = args.model_examples or args.old_examples or MODEL_EXAMPLES
+    return notes
+
+
+def _run_conformance(factory: TargetFactory, categories: list[str], seed: int, out: TextIO
                   ) -> list[CheckResult]:
     """Run the conformance checks, printing each category's line as soon as it is done."""
     results: list[CheckResult] = []
@@ -179,21 +206,22 @@ def _run_examples(factory: TargetFactory, categories: list[str], seed: int, out:
     return results
 
 
-def _start_model(args: argparse.Namespace, factory: TargetFactory, categories: list[str],
-                 seed: int) -> ModelRun:
+def _start_machines(args: argparse.Namespace, factory: TargetFactory, categories: list[str],
+                    seed: int) -> MachinesRun:
     """Start the state machines, with the command that replays their run."""
     replay = model_replay_command(args.target, factory.shape,
-                                  categories if args.only else None, args.examples, seed)
-    return start_model(factory, categories, seed, examples=args.examples, replay=replay,
-                       save_regression=args.save_regression, target=args.target)
+                                  categories if args.only else None, args.model_examples, seed)
+    return start_machines(factory, categories, seed, examples=args.model_examples,
+                          replay=replay, save_regression=args.save_regression,
+                          target=args.target)
 
 
-def _report_model(args: argparse.Namespace, model: ModelRun, seed: int, out: TextIO
-                  ) -> list[CheckResult]:
+def _report_machines(args: argparse.Namespace, machines: MachinesRun, seed: int, out: TextIO
+                     ) -> list[CheckResult]:
     """Wait for the state machines, print a line per category; return their results."""
-    print(f"model: state machines against the executable model, {args.examples} examples "
-          f"per run, seed {seed}", file=out, flush=True)
-    results = model.wait()
+    print(f"model: state machines against the executable model, {args.model_examples} "
+          f"examples per run, seed {seed}", file=out, flush=True)
+    results = machines.wait()
     for result in results:
         print(category_line(result.category, summarize([result])), file=out)
     if args.save_regression and any(r.status == "failed" for r in results):
@@ -203,7 +231,7 @@ def _report_model(args: argparse.Namespace, model: ModelRun, seed: int, out: Tex
 
 def _run_bench(factory: TargetFactory, out: TextIO) -> list[dict[str, Any]]:
     """Run the benchmark rows, printing each line of the table as it comes; return the rows."""
-    from .bench import BarePool, BenchRow, run_plan, table_lines
+    from .benchmark import BarePool, BenchRow, run_plan, table_lines
 
     print(f"bench: {factory.cls.__qualname__} beside a {BarePool.name} of as many workers, on "
           f"fresh stock asyncio loops; ratio = its tasks/s over the pool's (median of "

@@ -19,7 +19,7 @@ A category's status is ``failed`` if any of its checks failed, ``skipped`` if al
 skipped, else ``passed``; ``reason`` is there exactly when the status is ``skipped``. ``ok`` is
 true when no category failed. ``bench`` is there only when benchmarks ran
 (``asyncqueue-check --bench``): one object per row with the keys of
-:data:`pytest_asyncqueue.bench.REPORT_KEYS`, the figures null and a ``note`` saying why when
+:data:`pytest_asyncqueue.benchmark.REPORT_KEYS`, the figures null and a ``note`` saying why when
 the row could not be measured; it never changes ``ok``. A failure may carry ``replay``, the
 command that replays it, when that is not the default one of :func:`replay_command` (a
 failure of the state machines replays their whole run: ``--suite model``, the same
@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from .bench import REPORT_KEYS as _BENCH_KEYS
+from .benchmark import REPORT_KEYS as _BENCH_KEYS
 from .contract import CATEGORIES
 from .runner import STATUSES, CheckResult
 
@@ -270,7 +270,7 @@ def category_line(category: str, entry: Mapping[str, Any]) -> str:
 def replay_command(target: str, shape: str, category: str, seed: int) -> str:
     """The shell command that runs one category's conformance checks again with the same
     seed."""
-    return _check_command(target, shape, "examples", "--only", category, "--seed", str(seed))
+    return _check_command(target, shape, "conformance", "--only", category, "--seed", str(seed))
 
 
 def model_replay_command(target: str, shape: str, categories: Sequence[str] | None,
@@ -278,7 +278,7 @@ def model_replay_command(target: str, shape: str, categories: Sequence[str] | No
     """The shell command that runs the state machines again: the same examples and seed,
     judging ``categories`` (None: every category)."""
     only = ["--only", ",".join(categories)] if categories else []
-    return _check_command(target, shape, "model", *only, "--examples", str(examples),
+    return _check_command(target, shape, "model", *only, "--model-examples", str(examples),
                           "--seed", str(seed))
 
 

@@ -8,7 +8,7 @@ from textwrap import dedent
 
 import pytest
 
-from pytest_asyncqueue.bench import REPORT_KEYS
+from pytest_asyncqueue.benchmark import REPORT_KEYS
 from pytest_asyncqueue.plugin import BENCH_IN_LOOP, NEEDS_BENCHMARK, NO_TARGET
 
 # As in test_harness_plugin.py: no Hypothesis plugin, which would cost ~1 s per in-process run.

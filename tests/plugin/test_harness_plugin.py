@@ -154,7 +154,7 @@ def test_a_failed_check_shows_its_message_and_the_replay_command(
     result.stdout.fnmatch_lines([
         "*_ asyncqueue::ordering::priority_order_before_start _*",
         "S1: start order of priorities [[]1, 5, 3, 5, 2[]] submitted before start was *",
-        ("replay: asyncqueue-check inverted_queue.py --shape queue_core --suite examples "
+        ("replay: asyncqueue-check inverted_queue.py --shape queue_core --suite conformance "
         "--only ordering --seed 5"),
         "ordering ......... failed 0/1 (1 failed)",
     ])
@@ -175,7 +175,7 @@ def test_a_model_failure_fails_the_item_of_its_category_with_steps_and_replay(
         "submission order",
         "state = QueueMachine(*",
         ("replay: asyncqueue-check inverted_queue.py --shape queue_core --suite model "
-         "--only ordering,stats --examples 10 --seed 5"),
+         "--only ordering,stats --model-examples 10 --seed 5"),
     ])
 
 

@@ -123,7 +123,7 @@ def test_the_cli_exits_2_with_the_load_error(tmp_path, capsys):
 def test_a_user_adapter_of_another_shape_is_found_and_checked(tmp_path):
     report = tmp_path / "r.json"
     with open(tmp_path / "out.txt", "w") as out:
-        status = main([str(REPO / "examples" / "tiny_pool.py"), "--suite", "examples",
+        status = main([str(REPO / "examples" / "tiny_pool.py"), "--suite", "conformance",
                        "--seed", "3", "--report", str(report)], out=out)
     data = json.loads(report.read_text())
     assert (status, data["shape"], data["ok"]) == (0, "tiny_pool", True)

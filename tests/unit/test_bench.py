@@ -1,4 +1,4 @@
-"""The benchmark helpers (pytest_asyncqueue.bench), on tiny task counts: what they measure."""
+"""The benchmark helpers (pytest_asyncqueue.benchmark), on tiny task counts: what they measure."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from pytest_asyncqueue import bench
+from pytest_asyncqueue import benchmark
 from pytest_asyncqueue.adapters import TargetFactory, Unsupported, make_factory
-from pytest_asyncqueue.bench import (
+from pytest_asyncqueue.benchmark import (
     REPORT_KEYS,
     WORKLOADS,
     BarePool,
@@ -27,7 +27,8 @@ from pytest_asyncqueue.bench import (
     bench_target,
     measure,
 )
-from pytest_asyncqueue.bench._runs import RUNS
+from pytest_asyncqueue.benchmark import _measure
+from pytest_asyncqueue.benchmark._runs import RUNS
 from pytest_asyncqueue.cli import main
 from pytest_asyncqueue.report import build_report, validate_report
 
@@ -58,7 +59,7 @@ def on_fresh_loop(pool: Any, run: Any) -> Any:
         finally:
             await pool.close()
 
-    with asyncio.Runner(loop_factory=bench.loop_factory("asyncio")) as runner:
+    with asyncio.Runner(loop_factory=benchmark.loop_factory("asyncio")) as runner:
         return runner.run(main())
 
 
@@ -225,17 +226,17 @@ def test_a_pool_whose_submit_waits_has_no_bytes_per_pending_figure_and_says_why(
 ])
 def test_bad_arguments_are_refused_naming_the_value(arguments, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
-        measure(bench.BARE, **{"workload": "noop", **arguments})
+        measure(benchmark.BARE, **{"workload": "noop", **arguments})
 
 
 def test_an_unknown_loop_is_refused_listing_the_valid_ones():
     with pytest.raises(ValueError, match="loop='trio' is not a known loop; valid: asyncio, "
                                          "uvloop, virtual"):
-        bench.loop_factory("trio")
+        benchmark.loop_factory("trio")
 
 
 def test_rounds_by_default_fall_with_the_task_count():
-    assert [bench.default_rounds(n) for n in (10, 10_000, 100_000, 1_000_000)] == [21, 11, 5, 5]
+    assert [benchmark.default_rounds(n) for n in (10, 10_000, 100_000, 1_000_000)] == [21, 11, 5, 5]
 
 
 ROW = BenchRow("noop", 10_000, 8, tasks_per_s=310_000, baseline_tasks_per_s=1_000_000,
@@ -267,7 +268,7 @@ def test_the_report_validates_bench_rows_and_names_what_is_wrong():
 
 
 def test_the_text_table_aligns_its_columns_and_shows_notes_under_their_row():
-    lines = bench.table_lines([ROW, BenchRow("retry", 10_000, 8, note="no max_retries")])
+    lines = benchmark.table_lines([ROW, BenchRow("retry", 10_000, 8, note="no max_retries")])
 
     assert lines == [
         "workload    tasks  workers    tasks/s   ratio   p50 µs   p99 µs  bytes/pending",
@@ -275,13 +276,13 @@ def test_the_text_table_aligns_its_columns_and_shows_notes_under_their_row():
         "retry      10,000        8          -       -        -        -              -",
         "  (no max_retries)",
     ]
-    assert bench.table_lines([])[0] == lines[0]
+    assert benchmark.table_lines([])[0] == lines[0]
 
 
 def test_the_markdown_table_names_what_each_subject_ran_beside():
     other = BenchRow("noop", 100, 1000, 1, 2, 0.5, subject="TaskQueue", baseline="TaskQueue",
                      baseline_workers=8, loop="virtual", baseline_loop="asyncio")
-    lines = bench.markdown_table([ROW, other]).splitlines()
+    lines = benchmark.markdown_table([ROW, other]).splitlines()
 
     assert lines[2] == ("| TaskQueue | noop | 10,000 | 8 | 310,000 | bare pool | 1,000,000 "
                         "| 0.310 | 9.8 | 22.1 | 213 |  |")
@@ -291,17 +292,17 @@ def test_the_markdown_table_names_what_each_subject_ran_beside():
 
 def test_asyncqueue_check_bench_prints_the_table_and_adds_the_rows_to_the_report(
         monkeypatch, tmp_path):
-    monkeypatch.setattr(bench, "CHECK_PLAN", (("noop", 30, 2), ("retry", 30, 2)))
-    monkeypatch.setattr(bench, "default_rounds", lambda tasks: 1)
+    monkeypatch.setattr(_measure, "CHECK_PLAN", (("noop", 30, 2), ("retry", 30, 2)))
+    monkeypatch.setattr(_measure, "default_rounds", lambda tasks: 1)
     out = io.StringIO()
 
-    status = main(["queue_core", "--only", "ordering", "--suite", "examples", "--seed", "3",
+    status = main(["queue_core", "--only", "ordering", "--suite", "conformance", "--seed", "3",
                    "--bench", "--report", str(tmp_path / "r.json")], out=out)
 
     lines = out.getvalue().splitlines()
     assert status == 0
     start = next(i for i, line in enumerate(lines) if line.startswith("bench: TaskQueue beside "))
-    assert lines[start + 1] == bench.table_lines([])[0]
+    assert lines[start + 1] == benchmark.table_lines([])[0]
     assert [line.split()[:3] for line in lines[start + 2:start + 4]] == [
         ["noop", "30", "2"], ["retry", "30", "2"]]
     report = json.loads((tmp_path / "r.json").read_text())
@@ -315,7 +316,7 @@ def test_a_row_that_cannot_run_is_kept_with_its_reason_and_the_next_one_runs(tmp
     path = tmp_path / "no_retries.py"
     path.write_text(NO_RETRIES)
 
-    rows = bench.run_plan(make_factory(str(path)), [("retry", 20, 1), ("noop", 20, 1)],
+    rows = benchmark.run_plan(make_factory(str(path)), [("retry", 20, 1), ("noop", 20, 1)],
                           budget=0.0)
 
     assert rows[0].note.startswith("target TaskQueue.submit takes no max_retries option")
@@ -346,7 +347,7 @@ def test_the_ci_gate_fails_only_below_its_floor_or_when_its_case_did_not_run():
         "queue_core's noop 10,000/8 case did not run: there is no ratio to check")
 
 
-def test_the_markdown_report_reads_each_target_of_issue_6_from_the_same_run():
+def test_the_markdown_report_reads_each_performance_target_from_the_same_run():
     from bench.report import markdown_report
 
     peer = dataclasses.replace(GATE_ROW, subject="aiojobs 1.4.0", ratio=0.05)
@@ -361,3 +362,19 @@ def test_the_markdown_report_reads_each_target_of_issue_6_from_the_same_run():
     assert ("| idle submit-to-result latency p50, queue_core (the bare pool's, same run: "
             "17.5 µs) | 22 µs | MISSED (<= 20 µs) |" in report)
     assert "| 12 kB | met (<= 1 MB) |" in report
+
+
+def test_the_previous_module_name_still_gives_each_name_and_says_it_is_deprecated():
+    import pytest_asyncqueue.bench as old  # importing it alone does not warn
+
+    with pytest.warns(DeprecationWarning, match=r"^pytest_asyncqueue\.bench is deprecated; "
+                                                r"import BenchRow from pytest_asyncqueue\."
+                                                r"benchmark$"):
+        from pytest_asyncqueue.bench import BenchRow as OldBenchRow
+    with pytest.warns(DeprecationWarning):
+        assert old.bench_target is bench_target
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        old.nothing  # noqa: B018
+
+    assert OldBenchRow is BenchRow
+    assert old.__all__ == benchmark.__all__

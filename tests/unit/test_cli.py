@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_asyncqueue.cli import main
+from pytest_asyncqueue.cli import OLD_EXAMPLES_NOTE, OLD_SUITE_NOTE, main
 from pytest_asyncqueue.conformance import ALL_CHECKS
 from pytest_asyncqueue.contract import CATEGORIES
 from pytest_asyncqueue.report import validate_report
@@ -44,7 +44,7 @@ def inverted(tmp_path: Path) -> str:
 
 
 def test_a_correct_queue_passes_every_category_and_exits_0(tmp_path: Path) -> None:
-    status, lines = check("queue_core", "--seed", "42", "--examples", "5",
+    status, lines = check("queue_core", "--seed", "42", "--model-examples", "5",
                           "--report", str(tmp_path / "r.json"))
 
     categories = list(dict.fromkeys(c.category for c in ALL_CHECKS))
@@ -67,7 +67,7 @@ def test_a_correct_queue_passes_every_category_and_exits_0(tmp_path: Path) -> No
 def test_a_failed_check_exits_1_and_prints_its_message_and_replay_command(
     inverted: str, tmp_path: Path
 ) -> None:
-    status, lines = check(inverted, "--only", "ordering", "--seed", "7", "--suite", "examples",
+    status, lines = check(inverted, "--only", "ordering", "--seed", "7", "--suite", "conformance",
                           "--report", str(tmp_path / "r.json"))
 
     assert status == 1
@@ -75,7 +75,7 @@ def test_a_failed_check_exits_1_and_prints_its_message_and_replay_command(
     failure = lines.index("FAILED ordering::priority_order_before_start")
     assert lines[failure + 1].startswith("  S1: start order of priorities [1, 5, 3, 5, 2] ")
     assert lines[failure + 2] == (f"  replay: asyncqueue-check {inverted} --shape queue_core "
-                                  f"--suite examples --only ordering --seed 7")
+                                  f"--suite conformance --only ordering --seed 7")
     assert lines[-1].startswith("FAILED: ")
     report = json.loads((tmp_path / "r.json").read_text())
     validate_report(report)
@@ -83,11 +83,29 @@ def test_a_failed_check_exits_1_and_prints_its_message_and_replay_command(
 
 
 def test_the_same_seed_prints_the_same_results(inverted: str) -> None:
-    first = check(inverted, "--only", "ordering", "--seed", "3", "--suite", "examples")
-    again = check(inverted, "--only", "ordering", "--seed", "3", "--suite", "examples")
+    first = check(inverted, "--only", "ordering", "--seed", "3", "--suite", "conformance")
+    again = check(inverted, "--only", "ordering", "--seed", "3", "--suite", "conformance")
 
     assert first[0] == again[0] == 1
     assert first[1][:-1] == again[1][:-1]  # all but the line with the wall time
+
+
+def test_the_previous_releases_spellings_still_work_and_say_they_are_deprecated(
+    inverted: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    new = check(inverted, "--only", "ordering", "--seed", "3", "--suite", "conformance")
+    assert capsys.readouterr().err == ""
+    old = check(inverted, "--only", "ordering", "--seed", "3", "--suite", "examples")
+    assert capsys.readouterr().err == f"{OLD_SUITE_NOTE}\n"
+    status, lines = check("queue_core", "--only", "ordering", "--seed", "3", "--suite", "model",
+                          "--examples", "5")
+    assert capsys.readouterr().err == f"{OLD_EXAMPLES_NOTE}\n"
+
+    assert old[0] == new[0] == 1
+    assert old[1][:-1] == new[1][:-1]  # all but the wall time; the replay says conformance
+    assert status == 0
+    assert lines[1] == ("model: state machines against the executable model, 5 examples per "
+                        "run, seed 3")
 
 
 @pytest.mark.parametrize(
@@ -134,7 +152,7 @@ def test_an_unknown_category_is_a_usage_error_listing_the_valid_ones(
 def test_a_model_failure_lands_in_its_category_and_replays_from_its_command(
     inverted: str, tmp_path: Path
 ) -> None:
-    argv = (inverted, "--suite", "model", "--only", "ordering,stats", "--examples", "20",
+    argv = (inverted, "--suite", "model", "--only", "ordering,stats", "--model-examples", "20",
             "--seed", "7")
     status, lines = check(*argv, "--save-regression", str(tmp_path), "--report",
                           str(tmp_path / "r.json"))
@@ -160,7 +178,7 @@ def test_a_model_failure_lands_in_its_category_and_replays_from_its_command(
 
 def test_the_module_runs_as_a_program_with_the_documented_exit_status(inverted: str) -> None:
     failed = subprocess.run([sys.executable, "-m", "pytest_asyncqueue.cli", inverted, "--only",
-                             "ordering", "--seed", "11", "--examples", "10"],
+                             "ordering", "--seed", "11", "--model-examples", "10"],
                             capture_output=True, text=True, timeout=60, check=False)
 
     assert failed.returncode == 1, failed.stderr
@@ -174,21 +192,21 @@ def test_the_model_starts_before_the_conformance_checks_and_stops_if_they_raise(
     from pytest_asyncqueue import cli
 
     events: list[str] = []
-    start_model = cli.start_model
+    start_machines = cli.start_machines
 
     def start(*args: object, **options: object) -> object:
         events.append("model started")
-        return start_model(*args, **options)
+        return start_machines(*args, **options)
 
-    def examples(*_: object) -> None:
+    def conformance(*_: object) -> None:
         events.append("conformance checks")
         assert [p.name for p in multiprocessing.active_children()] == ["asyncqueue-model"]
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "start_model", start)
-    monkeypatch.setattr(cli, "_run_examples", examples)
+    monkeypatch.setattr(cli, "start_machines", start)
+    monkeypatch.setattr(cli, "_run_conformance", conformance)
     with pytest.raises(KeyboardInterrupt):
-        check("queue_core", "--examples", "200")
+        check("queue_core", "--model-examples", "200")
 
     assert events == ["model started", "conformance checks"]
     assert not multiprocessing.active_children()

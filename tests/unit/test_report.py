@@ -148,17 +148,19 @@ def test_each_failure_shows_category_check_message_and_the_command_that_replays_
     assert failure_lines(report) == [
         "FAILED retries::backoff_is_exponential",
         "  S3: waits were [0.1, 0.2, 0.3]",
-        ("  replay: asyncqueue-check 'my queues/q.py:Queue' --shape oas37a --suite examples "
+        ("  replay: asyncqueue-check 'my queues/q.py:Queue' --shape oas37a --suite conformance "
         "--only retries --seed 1234"),
     ]
     assert replay_command("queue_core", "queue_core", "stats", 5) == (
-        "asyncqueue-check queue_core --shape queue_core --suite examples --only stats --seed 5")
+        "asyncqueue-check queue_core --shape queue_core --suite conformance --only stats "
+        "--seed 5")
 
 
 def test_a_failure_with_its_own_replay_command_keeps_it_and_shows_every_message_line() -> None:
     model = CheckResult("model.backoff_gap", "retries", "model", "failed",
                         "[retries] S3: gap 0.75s; expected 1s\nstate.init()\nstate.advance()",
-                        9, replay="asyncqueue-check q.py --suite model --examples 50 --seed 9")
+                        9, replay=("asyncqueue-check q.py --suite model --model-examples 50 "
+                                   "--seed 9"))
     report = build_report("q.py", "oas37a", 9, [model])
 
     validate_report(json.loads(json.dumps(report)))

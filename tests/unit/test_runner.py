@@ -11,7 +11,7 @@ from textwrap import dedent
 
 import pytest
 
-from pytest_asyncqueue import runner
+from pytest_asyncqueue.runner import _model_suite
 from pytest_asyncqueue.adapters import TargetFactory, make_factory
 from pytest_asyncqueue.conformance import ALL_CHECKS, Check, CheckFailed, Harness, Skip
 from pytest_asyncqueue.runner import (
@@ -21,9 +21,9 @@ from pytest_asyncqueue.runner import (
     iter_results,
     run_check,
     run_checks,
-    run_model,
+    run_machines_as_checks,
     select_checks,
-    start_model,
+    start_machines,
 )
 
 # An oas37a-shaped queue whose worker loop is WORKER; every check below drives it.
@@ -82,7 +82,7 @@ SPINNING_WORKER = '''
         while True:
             pass
 '''
-# issue 4, item 3: a signal raised into this loop is caught and ignored.
+# A signal raised into this loop is caught and ignored: only a kill stops it.
 SWALLOWING_WORKER = '''
         while self._running:
             try:
@@ -342,10 +342,10 @@ def test_a_model_run_stuck_in_the_target_fails_naming_the_line_and_skips_the_res
 ) -> None:
     (tmp_path / "spinning_cancel.py").write_text(SPINNING_CANCEL)
     factory = make_factory(str(tmp_path / "spinning_cancel.py"))
-    monkeypatch.setattr(runner, "MODEL_STALL_LIMIT", 0.3)
+    monkeypatch.setattr(_model_suite, "MODEL_STALL_LIMIT", 0.3)
 
-    results = run_model(factory, ["ordering", "concurrency"], seed=1, examples=20,
-                        replay="asyncqueue-check spinning_cancel.py --suite model")
+    results = run_machines_as_checks(factory, ["ordering", "concurrency"], seed=1, examples=20,
+                                     replay="asyncqueue-check spinning_cancel.py --suite model")
 
     assert [(r.category, r.name, r.status) for r in results] == [
         ("ordering", "model", "skipped"), ("concurrency", "model.finishes", "failed")]
@@ -358,9 +358,9 @@ def test_a_model_run_stuck_in_the_target_fails_naming_the_line_and_skips_the_res
 
 def test_the_model_runs_in_a_process_of_its_own_while_the_caller_goes_on() -> None:
     # asyncqueue-check runs the conformance checks meanwhile: the machines must already be
-    # running when start_model returns, and the process gone once their results are in.
-    with start_model(make_factory("queue_core"), ["ordering", "stats"], seed=1,
-                     examples=5) as run:
+    # running when start_machines returns, and the process gone once their results are in.
+    with start_machines(make_factory("queue_core"), ["ordering", "stats"], seed=1,
+                        examples=5) as run:
         running = [p.name for p in multiprocessing.active_children()]
         results = run.wait()
         again = run.wait()
@@ -374,11 +374,11 @@ def test_the_model_runs_in_a_process_of_its_own_while_the_caller_goes_on() -> No
 
 def test_a_model_run_closed_or_dropped_before_its_results_stops_its_process() -> None:
     factory = make_factory("queue_core")
-    with start_model(factory, ["ordering"], seed=1, examples=200):
+    with start_machines(factory, ["ordering"], seed=1, examples=200):
         assert [p.name for p in multiprocessing.active_children()] == ["asyncqueue-model"]
     assert not multiprocessing.active_children()
 
-    dropped = start_model(factory, ["ordering"], seed=1, examples=200)
+    dropped = start_machines(factory, ["ordering"], seed=1, examples=200)
     assert multiprocessing.active_children()
     del dropped
     assert not multiprocessing.active_children()

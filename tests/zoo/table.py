@@ -1,9 +1,9 @@
-"""Print the zoo table: ``python -m tests.zoo.table [--suite examples|model|all] [--examples N]``.
+"""Print the zoo table: ``python -m tests.zoo.table [--suite SUITE] [--model-examples N]``.
 
 Runs ``asyncqueue-check`` with every category on every mutant and prints a markdown row
 per mutant: intended category, the categories that failed, whether the intended one is
 among them and, for the model suite, in which example the state machines first saw it fail.
-The example suite takes a minute or two, the model suite at 200 examples about twenty
+The conformance suite takes a minute or two, the model suite at 200 examples about twenty
 minutes; the fast pass/fail version is ``tests/zoo/test_zoo.py``.
 """
 
@@ -23,11 +23,11 @@ from .mutants import MUTANTS, materialize
 def failed_categories(target: Path, workdir: Path, suite: str, seed: int, examples: int
                       ) -> dict[str, str]:
     """The categories that failed, each with the example in which the model first saw it
-    fail ("" when only the example checks did)."""
+    fail ("" when only the conformance checks did)."""
     report = workdir / "report.json"
     with open(workdir / "out.txt", "w") as out:
-        check([str(target), "--suite", suite, "--seed", str(seed), "--examples", str(examples),
-               "--report", str(report)], out=out)
+        check([str(target), "--suite", suite, "--seed", str(seed), "--model-examples",
+               str(examples), "--report", str(report)], out=out)
     failed = {}
     for name, verdict in json.loads(report.read_text())["categories"].items():
         if verdict["status"] == "failed":
@@ -39,9 +39,9 @@ def failed_categories(target: Path, workdir: Path, suite: str, seed: int, exampl
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.zoo.table", description=__doc__)
-    parser.add_argument("--suite", choices=("examples", "model", "all"), default="examples")
+    parser.add_argument("--suite", choices=("conformance", "model", "all"), default="conformance")
     parser.add_argument("--seed", type=int, default=20261123)
-    parser.add_argument("--examples", type=int, default=200)
+    parser.add_argument("--model-examples", type=int, default=200)
     args = parser.parse_args()
     print("| mutant | intended category | categories failed | caught | "
           "model: first seen in example |")
@@ -50,14 +50,14 @@ def main() -> None:
     for mutant in MUTANTS:
         with tempfile.TemporaryDirectory() as tmp:
             failed = failed_categories(materialize(mutant, tmp), Path(tmp), args.suite,
-                                       args.seed, args.examples)
+                                       args.seed, args.model_examples)
         hit = mutant.category in failed
         caught += hit
         flag = " (interleaving)" if mutant.interleaving else ""
         print(f"| {mutant.name}{flag} | {mutant.category} | {', '.join(failed) or '-'} | "
               f"{'yes' if hit else 'NO'} | {failed.get(mutant.category) or '-'} |", flush=True)
     print(f"\n{caught} of {len(MUTANTS)} mutants caught in their own category "
-          f"(suite {args.suite}, {args.examples} examples, seed {args.seed})")
+          f"(suite {args.suite}, {args.model_examples} examples, seed {args.seed})")
 
 
 if __name__ == "__main__":

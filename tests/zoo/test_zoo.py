@@ -24,7 +24,7 @@ def check(target: Path | str, tmp_path: Path, *options: str) -> tuple[int, dict]
     """Run asyncqueue-check in-process; return the exit status and the JSON report."""
     report = tmp_path / "report.json"
     with open(tmp_path / "out.txt", "w") as out:
-        status = main([str(target), "--suite", "examples", "--seed", str(SEED),
+        status = main([str(target), "--suite", "conformance", "--seed", str(SEED),
                        "--report", str(report), *options], out=out)
     return status, json.loads(report.read_text())
 

@@ -1,6 +1,6 @@
 """The workloads and what a round measures: time, idle latency, bytes per pending task.
 
-Private: the public names are re-exported by :mod:`pytest_asyncqueue.bench`.
+Private: the public names are re-exported by :mod:`pytest_asyncqueue.benchmark`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, Final
 
 from ..errors import AsyncQueueError
-from ._pools import Contender, Handler, Pool, loop_factory
+from ._contenders import Contender, Handler, Pool, loop_factory
 
 WORKLOADS: Final = ("noop", "yield", "retry", "cancel")
 """noop: the handler does nothing. yield: one ``await asyncio.sleep(0)``. retry: every tenth

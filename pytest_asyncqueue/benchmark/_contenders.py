@@ -1,6 +1,6 @@
 """The pools a benchmark round runs on: the bare asyncio pool, any adapter target, and loops.
 
-Private: the public names are re-exported by :mod:`pytest_asyncqueue.bench`.
+Private: the public names are re-exported by :mod:`pytest_asyncqueue.benchmark`.
 """
 
 from __future__ import annotations

@@ -1,35 +1,7 @@
-"""Benchmarks of any queue beside a bare asyncio pool: throughput, latency, memory.
+"""Measure a row: interleaved rounds of subject and baseline, then latency and memory.
 
-A *row* runs one workload (:data:`WORKLOADS`) of ``tasks`` tasks on ``workers`` workers and
-reports the subject's throughput as a ratio to a baseline, by default the bare pool
-(:class:`BarePool`: an ``asyncio.Queue`` and W worker coroutines, the practical speed limit of
-a pure-Python asyncio pool), plus the subject's idle submit-to-start latency and the traced
-bytes each pending task holds. :func:`bench_target` runs a row for any adapter target;
-:func:`measure` for any two :class:`Contender` s.
-
-IMPLEMENTATION DETAIL - what is timed, and why
-==============================================
-
-A *round* runs the workload once on one pool, on a fresh real event loop (stock asyncio,
-uvloop, or the virtual-time loop when asked): the pool is started and its workers are idle
-before the clock starts; the clock runs from the first submit to the moment the last task has
-ended (``perf_counter`` inside the coroutine) and stops before the pool is shut down. The
-handlers themselves say when the last one has ended, so a target's order or its own word
-does not matter; that count costs every pool the same few tens of nanoseconds a task.
-Baseline and subject rounds alternate, one pair at a time, so that both see the same
-machine: these machines are shared and noisy, so the figure to read is the median over pairs
-of (baseline time / subject time). Absolute times are only comparable within one run.
-
-Under pytest-benchmark (``benchmark=``) the subject's rounds are its rounds: its untimed
-``setup`` runs a baseline round and opens the subject's, its timed target is the subject's
-run (plus entering and leaving the loop, well under a millisecond), so ``--benchmark-json``
-and ``--benchmark-compare`` work as usual; the ratio in ``extra_info`` uses the in-coroutine
-times of both. The garbage collector stays on, as in real use, but is run before each round;
-what the process held before the row is frozen out of it meanwhile (``gc.freeze``), so that a
-collection costs the same in a bare script as inside a large pytest session.
-
-queue_core-shaped targets are driven through their own synchronous ``submit`` and
-``cancel``; other targets through their adapter, whose async call is then part of the time.
+Private: the public names are re-exported by :mod:`pytest_asyncqueue.benchmark`, whose
+docstring says what is timed and why.
 """
 
 from __future__ import annotations
@@ -41,112 +13,19 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 from ..adapters import TargetFactory, Unsupported
-from ._pools import (
-    BARE,
-    LOOPS,
-    BarePool,
-    Contender,
-    Handler,
-    Pool,
-    PoolMaker,
-    TargetPool,
-    loop_factory,
-)
-from ._runs import WORKLOADS, BenchError, Pairs, Round, latencies, pending_bytes, traced
+from ._contenders import BARE, BarePool, Contender, TargetPool
+from ._row import BenchRow
+from ._runs import WORKLOADS, BenchError, Pairs, Round, latencies, pending_bytes
 
-__all__ = [
-    "BARE",
-    "CHECK_PLAN",
-    "LOOPS",
-    "REPORT_KEYS",
-    "WORKLOADS",
-    "BarePool",
-    "BenchError",
-    "BenchRow",
-    "Contender",
-    "Handler",
-    "Pool",
-    "PoolMaker",
-    "TargetPool",
-    "bench_target",
-    "check_arguments",
-    "default_rounds",
-    "loop_factory",
-    "markdown_table",
-    "measure",
-    "run_plan",
-    "table_lines",
-    "traced",
-]
-
-REPORT_KEYS: Final = ("workload", "tasks", "workers", "tasks_per_s", "baseline_tasks_per_s",
-                      "ratio", "p50_us", "p99_us", "bytes_per_pending")
-"""The keys of one row in the ``"bench"`` list of the JSON report."""
+__all__ = ["CHECK_PLAN", "bench_target", "check_arguments", "default_rounds", "measure",
+           "run_plan"]
 
 CHECK_PLAN: Final = (("noop", 10_000, 8), ("yield", 10_000, 8), ("retry", 10_000, 8),
                      ("cancel", 10_000, 8), ("noop", 10_000, 100))
 """(workload, tasks, workers) of the rows ``asyncqueue-check --bench`` runs."""
-
-
-@dataclass(frozen=True)
-class BenchRow:
-    """The figures of one row. Figures not measured are None, with a ``note`` saying why.
-
-    Attributes:
-        workload, tasks, workers: what ran.
-        tasks_per_s: the subject's throughput, median of its rounds.
-        baseline_tasks_per_s: the baseline's, median of its rounds.
-        ratio: median over interleaved pairs of (baseline time / subject time).
-        p50_us, p99_us: the subject's idle submit-to-start latency, microseconds.
-        bytes_per_pending: traced bytes each task holds while it waits to start.
-        subject, baseline: the pools' names; loop: the subject's loop; baseline_workers,
-            baseline_loop: the baseline's workers and loop, when not those of the subject.
-        round_ratios: the ratio of each pair.
-        result_p50_us: the subject's idle submit-to-result latency, through its own result
-            call; baseline_p50_us, baseline_result_p50_us: the baseline's submit-to-start
-            and submit-to-result latencies, measured in the same run (the bare pool has no
-            results: its caller waits until it has seen the task run, two loop iterations
-            as for a result), so that an absolute latency can be read beside the speed of
-            the machine at the time.
-        latency_samples: how many idle round trips the latencies are taken from.
-        note: why a figure is missing.
-    """
-
-    workload: str
-    tasks: int
-    workers: int
-    tasks_per_s: int | None = None
-    baseline_tasks_per_s: int | None = None
-    ratio: float | None = None
-    p50_us: float | None = None
-    p99_us: float | None = None
-    bytes_per_pending: float | None = None
-    subject: str = ""
-    baseline: str = ""
-    loop: str = "asyncio"
-    baseline_workers: int | None = None
-    baseline_loop: str | None = None
-    round_ratios: tuple[float, ...] = ()
-    result_p50_us: float | None = None
-    baseline_p50_us: float | None = None
-    baseline_result_p50_us: float | None = None
-    latency_samples: int = 0
-    note: str = ""
-
-    def entry(self) -> dict[str, Any]:
-        """The row for the JSON report: :data:`REPORT_KEYS`, plus ``note`` when there is one."""
-        entry = {key: getattr(self, key) for key in REPORT_KEYS}
-        return {**entry, "note": self.note} if self.note else entry
-
-    def extra_info(self) -> dict[str, Any]:
-        """Every field, for pytest-benchmark's ``extra_info`` (JSON types only)."""
-        info = dataclasses.asdict(self)
-        info["round_ratios"] = list(self.round_ratios)
-        return info
 
 
 def default_rounds(tasks: int) -> int:
@@ -348,57 +227,3 @@ def run_plan(factory: TargetFactory, plan: Sequence[tuple[str, int, int]] | None
         if on_row is not None:
             on_row(row)
     return rows
-
-
-# Tables.
-
-_HEADERS: Final = ("workload", "tasks", "workers", "tasks/s", "ratio", "p50 µs", "p99 µs",
-                   "bytes/pending")
-_WIDTHS: Final = (8, 7, 7, 9, 6, 7, 7, 13)  # fixed, so that lines printed one by one align
-_LOOP_NAMES: Final = {"asyncio": "the stock loop", "uvloop": "uvloop",
-                      "virtual": "the virtual-time loop"}
-
-
-def _cells(row: BenchRow) -> list[str]:
-    def number(value: float | None, spec: str) -> str:
-        return "-" if value is None else format(value, spec)
-
-    return [row.workload, f"{row.tasks:,}", str(row.workers), number(row.tasks_per_s, ","),
-            number(row.ratio, ".3f"), number(row.p50_us, ".1f"), number(row.p99_us, ".1f"),
-            number(row.bytes_per_pending, ".0f")]
-
-
-def table_lines(rows: Sequence[BenchRow]) -> list[str]:
-    """The header and the rows as an aligned text table; a row's note follows it indented."""
-    cells = [_cells(row) for row in rows]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(v.ljust(w) if i == 0 else v.rjust(w)
-                         for i, (v, w) in enumerate(zip(values, _WIDTHS))).rstrip()
-
-    lines = [line(_HEADERS)]
-    for row, values in zip(rows, cells):
-        lines.append(line(values))
-        if row.note:
-            lines.append(f"  ({row.note})")
-    return lines
-
-
-def markdown_table(rows: Sequence[BenchRow]) -> str:
-    """The rows as a markdown table, naming what each subject ran beside, and its notes."""
-    lines = ["| subject | " + " | ".join(_HEADERS[:4]) + " | beside | its tasks/s | "
-             + " | ".join(_HEADERS[4:]) + " | note |",
-             "|---|---|--:|--:|--:|---|--:|--:|--:|--:|--:|---|"]
-    for row in rows:
-        cells = _cells(row)
-        subject = (row.subject or "-") + (
-            "" if row.loop == "asyncio" else f" on {_LOOP_NAMES.get(row.loop, row.loop)}")
-        beside = ", ".join([
-            "bare pool" if row.baseline == BarePool.name else row.baseline or "-",
-            *([f"{row.baseline_workers} workers"] if row.baseline_workers else []),
-            *([f"on {_LOOP_NAMES.get(row.baseline_loop, row.baseline_loop)}"]
-              if row.baseline_loop else [])])
-        theirs = "-" if row.baseline_tasks_per_s is None else f"{row.baseline_tasks_per_s:,}"
-        lines.append(f"| {subject} | " + " | ".join(cells[:4]) + f" | {beside} | {theirs} | "
-                     + " | ".join(cells[4:]) + f" | {row.note} |")
-    return "\n".join(lines)

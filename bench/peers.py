@@ -1,4 +1,6 @@
-"""Peers of queue_core as :class:`pytest_asyncqueue.bench.Pool` s: aiojobs and asyncio-pool.
+"""Peers of queue_core as benchmark pools (:class:`pytest_asyncqueue.benchmark.Pool`).
+
+The peers are aiojobs and asyncio-pool.
 
 Both are in the ``bench`` extra (``pip install -e '.[bench]'``), never a runtime dependency;
 a test of a peer that is not installed is skipped. Neither has priorities, ids, retries or
@@ -11,7 +13,7 @@ import importlib.metadata
 from typing import Any
 
 from pytest_asyncqueue.adapters import Unsupported
-from pytest_asyncqueue.bench import Handler
+from pytest_asyncqueue.benchmark import Handler
 
 __all__ = ["PEERS", "AiojobsPool", "AsyncioPoolPool"]
 

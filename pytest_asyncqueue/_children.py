@@ -1,0 +1,253 @@
+"""Child processes: fork one, watch its heartbeat, ask where it hangs, kill it.
+
+The conformance checks and the state machines run a target in a child process so that a
+target that never returns from one callback (``while True:`` without an await, a worker loop
+that swallows every exception) cannot hang the caller; a check of what survives a crash kills
+a target's process outright. :class:`Child` does all of it::
+
+    with Child(work, target, name="asyncqueue-checks") as child:  # forked and running
+        first = child.receive(budget=5.0, stall=1.0)  # what work sent, or ChildHung/ChildExited
+    # leaving the block killed the child if it still ran, and reaped it
+
+    def work(link: Link, target: object) -> None:  # runs in the child
+        link.heartbeat()  # after every event loop iteration, in practice
+        link.send(...)
+
+IMPLEMENTATION DETAIL - what a child is made of
+===============================================
+
+- ``fork``: the child inherits the loaded target, the function and its arguments as they
+  are, nothing is pickled. Where ``fork`` is missing (Windows) or unsafe (macOS: system
+  frameworks break in the child), :func:`can_fork` is False and callers run in-process.
+- Results come back through a one-way pipe, each as soon as the child sends it.
+- The heartbeat is a shared double the child stamps with ``time.monotonic()``; it reads
+  +inf until the first stamp, so nothing counts as stalled before the work has begun. Both
+  users stamp it after every event loop iteration, so a stale heartbeat means one callback
+  that does not return, and :class:`ChildHung` says so in those words.
+- Where it hangs: the child answers SIGUSR1 with ``faulthandler``'s dump of its stack into a
+  file the parent reads. faulthandler writes from C, so no ``except`` clause in the target can
+  swallow the request. The place reported is the innermost frame outside the standard
+  library and this package: the target's own line.
+- The child's stdout and stderr go to ``os.devnull``: a target's prints and logging would
+  interleave with the caller's output.
+- Killing is SIGKILL and a join, so no process is left behind, not even a zombie; a
+  :class:`Child` dropped without :meth:`Child.stop` is stopped when it is collected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import faulthandler
+import math
+import multiprocessing
+import os
+import re
+import signal
+import sys
+import sysconfig
+import tempfile
+import time
+import warnings
+import weakref
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import IO, Any, Final
+
+__all__ = ["STDLIB", "Child", "ChildExited", "ChildHung", "Link", "can_fork", "place"]
+
+STDLIB: Final = sysconfig.get_paths()["stdlib"]
+"""The standard library's folder: frames in it are never the place a message names."""
+_PACKAGE: Final = str(Path(__file__).parent)
+_WATCH_INTERVAL: Final = 0.05  # wall seconds between two looks at a child's heartbeat
+_DUMP_WAIT: Final = 0.5  # wall seconds a stuck child has to dump its stack
+
+
+def can_fork() -> bool:
+    """Whether children can be forked here: not on Windows (no fork) nor macOS (unsafe)."""
+    return sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
+
+
+def place(filename: str, line: object, function: str) -> str:
+    """``at file:line in function``, the file relative to the working folder when inside it."""
+    with contextlib.suppress(ValueError):
+        filename = str(Path(filename).relative_to(Path.cwd()))
+    return f"at {filename}:{line} in {function}"
+
+
+class ChildHung(Exception):
+    """Raised by :meth:`Child.receive` when it gives up on a child that still runs.
+
+    Attributes:
+        stalled: wall seconds since the child's last heartbeat, when it had stopped beating
+            (None: the budget ran out while it still beat).
+        budget: the wall seconds the value was waited for.
+        where: `` at file:line in function`` where the child's target code is, or "".
+    """
+
+    def __init__(self, stalled: float | None, budget: float, where: str) -> None:
+        self.stalled, self.budget, self.where = stalled, budget, where
+        reason = (f"did not finish: the event loop was stuck in one callback for "
+                  f"{stalled:.1f} wall s" if stalled is not None else
+                  f"did not finish within {budget:g} wall s")
+        super().__init__(reason + where)
+
+
+class ChildExited(Exception):
+    """Raised by :meth:`Child.receive` when the child ended before it sent a value.
+
+    Attributes:
+        exitcode: the child's exit code; negative: killed by that signal; None: unknown.
+    """
+
+    def __init__(self, exitcode: int | None) -> None:
+        self.exitcode = exitcode
+        super().__init__(f"the child process ended (exit code {exitcode})")
+
+
+class Link:
+    """The child's end of its tie to the parent; the child's function gets it first."""
+
+    def __init__(self, sender: Connection, beat: Any) -> None:
+        self._sender, self._beat = sender, beat
+
+    def heartbeat(self) -> None:
+        """Stamp the heartbeat: the child is alive and its loop turns."""
+        self._beat.value = time.monotonic()
+
+    def send(self, value: object) -> None:
+        """Send a value to the parent, which gets it from :meth:`Child.receive`."""
+        self._sender.send(value)
+
+
+class Child:
+    """A forked process running ``func(link, *args)``, watched by this one.
+
+    The process is running when the constructor returns. Values the function sends through
+    its :class:`Link` are read with :meth:`receive`; :meth:`stop` (or leaving a ``with``
+    block, or dropping the object) kills the process if it still runs and frees what this
+    side holds. Only where :func:`can_fork` is True.
+
+    Args:
+        func: called in the child with a :class:`Link` and ``args``; what it returns is
+            dropped, an exception it raises ends the child with exit code 1.
+        *args: passed on as they are (forked, not pickled).
+        name: the process's name, as ``multiprocessing.active_children()`` shows it.
+
+    Attributes:
+        started: ``time.monotonic()`` when the process had been started.
+    """
+
+    def __init__(self, func: Callable[..., object], *args: Any, name: str) -> None:
+        context = multiprocessing.get_context("fork")
+        self._receiver, sender = context.Pipe(duplex=False)
+        beat = context.RawValue("d", math.inf)
+        self._dump: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  # closed by stop()
+        self._process: BaseProcess = context.Process(
+            target=_child_main, args=(func, Link(sender, beat), args, self._dump), daemon=True,
+            name=name)
+        self._beat = beat
+        self._stop = weakref.finalize(self, _stop, self._process, self._receiver, self._dump)
+        try:
+            with warnings.catch_warnings():
+                # Python >= 3.12 warns when a process with threads forks. The child runs
+                # only the function, and replaces the streams whose locks a thread could hold.
+                warnings.filterwarnings("ignore", r"This process .* is multi-threaded",
+                                        DeprecationWarning)
+                self._process.start()
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            sender.close()  # the child's copy stays open: the pipe ends when the child does
+        self.started = time.monotonic()
+
+    def receive(self, *, budget: float, stall: float, since: float | None = None) -> Any:
+        """The next value the child sends, waiting at most ``budget`` wall seconds.
+
+        Args:
+            budget: wall seconds to wait, counted from ``since``.
+            stall: wall seconds the heartbeat may stay unstamped (once stamped) before the
+                child is given up on.
+            since: a ``time.monotonic()`` reading the budget counts from; default now
+                (pass :attr:`started` to count from the start).
+
+        Raises:
+            ChildHung: the heartbeat or the budget ran out; the child still runs (stop it).
+            ChildExited: the child ended first (the target ended the interpreter, crashed,
+                or was killed).
+        """
+        deadline = (time.monotonic() if since is None else since) + budget
+        while not self._receiver.poll(_WATCH_INTERVAL):
+            now = time.monotonic()
+            stuck = now - self._beat.value  # a loop that turns stamps it every few µs
+            if stuck > stall or now > deadline:
+                raise ChildHung(stuck if stuck > 2 * _WATCH_INTERVAL else None, budget,
+                                self._stuck_at())
+        try:
+            return self._receiver.recv()
+        except EOFError:
+            self._process.join(stall)
+            raise ChildExited(self._process.exitcode) from None
+
+    def kill(self) -> None:
+        """SIGKILL the child if it still runs and reap it; values it sent stay readable."""
+        _kill(self._process)
+
+    def stop(self) -> None:
+        """Kill the child if it still runs, reap it, and close this side's pipe and dump
+        file. Idempotent."""
+        self._stop()
+
+    def __enter__(self) -> Child:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def _stuck_at(self) -> str:
+        """`` at file:line in function`` where the child's target code is, or ''."""
+        if not self._process.is_alive():
+            return ""
+        assert self._process.pid is not None
+        os.kill(self._process.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + _DUMP_WAIT
+        while time.monotonic() < deadline and os.fstat(self._dump.fileno()).st_size == 0:
+            time.sleep(0.005)
+        time.sleep(0.005)  # let faulthandler finish the dump it began
+        self._dump.seek(0)
+        frames = re.findall(r'File "(.+)", line (\d+) in (\S+)',
+                            self._dump.read().decode(errors="replace"))
+        for filename, line, function in frames:  # most recent call first
+            if not filename.startswith((STDLIB, _PACKAGE)):
+                return " " + place(filename, line, function)
+        return ""
+
+
+def _kill(process: BaseProcess) -> None:
+    """SIGKILL a started process (a no-op if it has ended) and reap it."""
+    if process.pid is not None:
+        process.kill()
+        process.join()
+
+
+def _stop(process: BaseProcess, receiver: Connection, dump: IO[bytes]) -> None:
+    """Kill a child process if it still runs, reap it, and close what the parent holds."""
+    _kill(process)
+    receiver.close()
+    dump.close()
+
+
+def _child_main(func: Callable[..., object], link: Link, args: tuple[Any, ...],
+                dump: IO[bytes]) -> None:
+    """Body of a child process: answer SIGUSR1 with a stack dump, go quiet, run ``func``."""
+    # The parent asks with SIGUSR1 where a stuck child is; faulthandler answers from C, so
+    # even a loop that swallows every exception cannot stop it.
+    faulthandler.register(signal.SIGUSR1, file=dump, all_threads=False)
+    # A target's prints and logging would interleave with the caller's output.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    sys.stdout = sys.stderr = open(devnull, "w")  # noqa: SIM115  # lives as long as the child
+    func(link, *args)  # the pipe closes as the process ends: a receive after it says so
