@@ -18,7 +18,7 @@ from ._session import SUITE_KEY, SUITE_MARKER
 
 if TYPE_CHECKING:
     from .adapters import TargetFactory
-    from .bench import BenchRow, Contender
+    from .benchmark import BenchRow, Contender
     from .probes import Probes, Timeline
 
 __all__ = [
@@ -94,16 +94,16 @@ def asyncqueue_bench(request: pytest.FixtureRequest) -> Callable[..., BenchRow]:
 
     Call it once per test: ``row = asyncqueue_bench("noop", tasks=10_000, workers=8)``. The
     queue is ``target`` (a ``TargetFactory``, ``'package.module[:Class]'`` with ``shape``, or
-    any pool as a :class:`~pytest_asyncqueue.bench.Contender`) or else the
+    any pool as a :class:`~pytest_asyncqueue.benchmark.Contender`) or else the
     ``asyncqueue_target`` fixture's. Each round runs on a fresh real loop
     (``loop="asyncio"``, or ``"uvloop"``: skipped when not installed), interleaved with a
     round of the bare pool; pytest-benchmark times the queue's rounds and its
     ``extra_info`` gets every figure of the returned
-    :class:`~pytest_asyncqueue.bench.BenchRow` (tasks/s, ratio to the bare pool, latency
+    :class:`~pytest_asyncqueue.benchmark.BenchRow` (tasks/s, ratio to the bare pool, latency
     p50/p99 in µs, bytes per pending task), so ``--benchmark-json`` and
     ``--benchmark-compare`` carry them. A workload the queue cannot run is skipped saying why.
     Further keywords (``baseline``, ``rounds``, ``warmup``, ``latency_samples``,
-    ``memory_tasks``, ``limit``) are those of :func:`pytest_asyncqueue.bench.measure`.
+    ``memory_tasks``, ``limit``) are those of :func:`pytest_asyncqueue.benchmark.measure`.
     """
     # Sync, like pytest-benchmark's benchmark: every round needs a fresh loop of its own,
     # which cannot start inside a running one (an async test's).
@@ -117,7 +117,7 @@ def _bench(request: pytest.FixtureRequest, workload: str = "noop", *, tasks: int
     import asyncio
 
     from .adapters import LoadError, Unsupported, make_factory
-    from .bench import bench_target, check_arguments
+    from .benchmark import bench_target, check_arguments
 
     try:
         asyncio.get_running_loop()

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ._options import SuiteOptions
     from .adapters import TargetFactory
     from .conformance import Check
-    from .runner import CheckResult, ModelRun
+    from .runner import CheckResult, MachinesRun
 
 __all__ = ["SUITE_KEY", "SUITE_MARKER", "SuiteCollector", "SuiteSession"]
 
@@ -42,7 +42,7 @@ class SuiteSession:
     factory: TargetFactory | None = None
     results: dict[tuple[str, str], CheckResult] = field(default_factory=dict)
     model_results: dict[str, CheckResult] | None = None  # by category, once the model ran
-    model_run: ModelRun | None = None  # the machines, once started
+    machines_run: MachinesRun | None = None  # the machines, once started
     stream: Generator[CheckResult, None, None] | None = None
     written: Path | None = None
 
@@ -73,7 +73,7 @@ class SuiteSession:
                 assert self.factory is not None
                 # The machines, when selected too, run meanwhile in a process of their own.
                 if any(isinstance(i, _ModelItem) for i in item.session.items):
-                    self.start_model(item.session)
+                    self.start_machines(item.session)
                 checks = [i.check for i in item.session.items if isinstance(i, _CheckItem)]
                 self.stream = iter_results(self.factory, checks, self.options.seed)
             for result in self.stream:
@@ -82,26 +82,26 @@ class SuiteSession:
                     break
         return self.results[key]
 
-    def start_model(self, session: pytest.Session) -> ModelRun:
+    def start_machines(self, session: pytest.Session) -> MachinesRun:
         """Start the machines once, judging the categories of every selected model item."""
-        if self.model_run is None:
+        if self.machines_run is None:
             from .report import model_replay_command
-            from .runner import MODEL_EXAMPLES, start_model
+            from .runner import MODEL_EXAMPLES, start_machines
 
             assert self.factory is not None
             target, seed = self.options.target, self.options.seed
             examples = self.options.model_examples or MODEL_EXAMPLES
             categories = [i.name for i in session.items if isinstance(i, _ModelItem)]
             replay = model_replay_command(target, self.factory.shape, categories, examples, seed)
-            self.model_run = start_model(self.factory, categories, seed, examples=examples,
+            self.machines_run = start_machines(self.factory, categories, seed, examples=examples,
                                          replay=replay, target=target)
-        return self.model_run
+        return self.machines_run
 
     def model_result_of(self, item: _ModelItem) -> CheckResult:
         """The model's verdict in the item's category, waiting for the machines (started
         here unless the first conformance check started them)."""
         if self.model_results is None:
-            results = self.start_model(item.session).wait()
+            results = self.start_machines(item.session).wait()
             self.model_results = {r.category: r for r in results}
         return self.model_results[item.name]
 
@@ -119,8 +119,8 @@ class SuiteSession:
         ``pytest_asyncqueue_update_report`` hook has changed it."""
         if self.stream is not None:
             self.stream.close()
-        if self.model_run is not None:
-            self.model_run.close()
+        if self.machines_run is not None:
+            self.machines_run.close()
         path = self.options.report_path
         if path is not None and self.factory is not None and self.results:
             from .report import write_report

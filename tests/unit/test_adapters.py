@@ -171,7 +171,7 @@ def test_a_registered_shape_is_detected_and_checked_with_no_other_change(tiny_po
     assert (factory.cls, factory.adapter) == (pool, tiny_pool_shape.adapter)
     report = tmp_path / "r.json"
     with open(tmp_path / "out.txt", "w") as out:
-        status = main([f"{TINY_POOL}:TinyPool", "--shape", "tiny_pool", "--suite", "examples",
+        status = main([f"{TINY_POOL}:TinyPool", "--shape", "tiny_pool", "--suite", "conformance",
                        "--seed", "3", "--report", str(report)], out=out)
     data = json.loads(report.read_text())
     assert (status, data["shape"], data["ok"]) == (0, "tiny_pool", True)
