@@ -110,9 +110,10 @@ class WorkerPool:
                         await self._undo_cancel(task, me)
                         self._end_attempt(task, task.cancel_reason, None)
                     else:
-                        # The end _finish gives a FAILED or CANCELLED task, inlined for
-                        # speed: keep the two in step. Its wake-up of idle workers when the
-                        # queue is closed and now empty happens below, as this worker leaves.
+                        # self._finish(task, COMPLETED, value), inlined for speed: keep the
+                        # two in step (tests/queue_core/test_completion.py holds them to the
+                        # same end state). Its wake-up of idle workers when the queue is
+                        # closed and now empty happens below, as this worker leaves.
                         self._running -= 1
                         self._completed += 1
                         task.state = COMPLETED
@@ -187,20 +188,27 @@ class WorkerPool:
         if self._idle:
             self._wake_one()
 
-    def _finish(self, task: Task, state: TaskState, error: Exception | None) -> None:
-        """End an unfinished task as CANCELLED or FAILED (with ``error``); a worker ends a
-        COMPLETED one itself, on its hot path."""
+    def _finish(self, task: Task, state: TaskState, outcome: Any) -> None:
+        """End an unfinished task in ``state`` with ``outcome``: the handler's value if
+        COMPLETED, the error if FAILED, None if CANCELLED.
+
+        Every FAILED and CANCELLED end comes here. A worker ends a COMPLETED task with an
+        inlined copy of this method, on its hot path (``_work``): only the test that holds
+        the two to the same end state sends COMPLETED here.
+        """
         if task.state is RUNNING:
             self._running -= 1
         task.state = state
         if state is CANCELLED:
             self._cancelled += 1
-        else:
+        elif state is FAILED:
             self._failed += 1
-            _drop_tracebacks(error)  # their frames would keep arguments alive (S7)
+            _drop_tracebacks(outcome)  # their frames would keep arguments alive (S7)
+        else:
+            self._completed += 1
         del self._tasks[task.task_id]
         loop = self._loop
-        task.outcome = error
+        task.outcome = outcome
         task.finished_at = loop.time()
         if task.waiters is not None:
             _notify(task)
