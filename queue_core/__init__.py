@@ -16,7 +16,8 @@ from ._errors import (
     DuplicateTask, QueueClosed, QueueError, QueueFull, ResultGone,
     UnknownTask,
 )
-from ._queue import DeadLetter, QueueStats, TaskQueue
+from ._queue import TaskQueue
+from ._records import DeadLetter, QueueStats
 from ._retry import backoff_delay
 from ._task import TaskResult, TaskState
 

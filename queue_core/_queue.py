@@ -1,84 +1,40 @@
-"""TaskQueue: the reference asyncio task queue (DESIGN S1-S9).
+"""TaskQueue: the reference asyncio task queue (DESIGN S1-S9), its public calls.
 
-Design notes, for speed and for the contract:
-
-- Eligible tasks sit in ``ReadyTasks``: a FIFO per priority level (see ``_ready.py``). A task
-  cancelled there stays, marked, until popped or compacted away; its references to user
-  objects are dropped at once (S7).
-- Each idle worker waits on a future of its own in a FIFO; ``submit`` wakes exactly one of
-  them (no Condition broadcast, no polling).
-- A handler runs inside its worker's coroutine: no asyncio task per job. Cancelling a running
-  task cancels the worker's asyncio task with a reason recorded on the task; the worker
-  catches the ``CancelledError`` that unwinds out of the handler, calls ``uncancel()`` and
-  carries on with the next task. A per-task timeout does the same with another reason.
-- A task waiting for a start delay or a retry backoff is held by a loop timer, not a worker.
-- Every time comes from ``loop.time()`` (S9).
+The workers, the task table and how an attempt ends live in its base class,
+:class:`~queue_core._workers.WorkerPool` (``_workers.py``, with the design notes); the
+argument checks in ``_validate.py``; the records it returns in ``_records.py`` and
+``_task.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import inspect
-import math
-import random
-from collections import deque
-from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, NamedTuple
+from inspect import CO_COROUTINE as _CO_COROUTINE
+from typing import Any, Awaitable, Callable
 
 from ._errors import DuplicateTask, QueueClosed, QueueFull, ResultGone, UnknownTask
-from ._ready import ReadyTasks
-from ._results import ResultCache
-from ._retry import backoff_delay
+from ._records import DeadLetter, QueueStats
 from ._task import (
-    CANCEL, CANCELLED, COMPLETED, FAILED, PENDING, RUNNING, SELF_CANCEL, TIMEOUT, Task, TaskResult,
-    TaskState,
+    CANCEL, CANCELLED, FAILED, PENDING, RUNNING, SELF_CANCEL, Task, TaskResult, TaskState,
 )
+from ._validate import check_handler, check_int, check_number, check_settings
+from ._workers import WorkerPool
 
-__all__ = ["DeadLetter", "QueueStats", "TaskQueue"]
+__all__ = ["TaskQueue"]
 
-_CO_COROUTINE = inspect.CO_COROUTINE
 _new_record = object.__new__
 
 
-@dataclass(frozen=True, slots=True)
-class QueueStats:
-    """A snapshot of the counters, taken at one moment (S6).
-
-    ``pending + running + completed + failed + cancelled == submitted`` always holds;
-    ``submitted``, ``completed``, ``failed``, ``cancelled`` and ``retried`` never decrease.
-    ``pending`` includes tasks waiting for a start delay or a retry backoff; ``retried``
-    counts retries scheduled; ``workers`` is the number of live worker coroutines.
-    """
-
-    submitted: int
-    pending: int
-    running: int
-    completed: int
-    failed: int
-    cancelled: int
-    retried: int
-    workers: int
-
-
-class DeadLetter(NamedTuple):
-    """A FAILED task whose result is still kept, so that it can be requeued."""
-
-    task_id: Any
-    handler: Callable[..., Awaitable[Any]]
-    args: tuple
-    priority: int
-    max_retries: int
-    timeout: float | None
-    error: BaseException
-
-
-class TaskQueue:
+class TaskQueue(WorkerPool):
     """A priority task queue run by a pool of worker coroutines.
 
     Use it as ``async with TaskQueue(workers=4) as q:`` (starts the workers, and on exit
     drains, or cancels everything if the block raised), or call ``start()`` and
     ``await shutdown()`` yourself. Tasks may be submitted before ``start()``.
+
+    The workers, the task table and how an attempt ends are its base class,
+    :class:`~queue_core._workers.WorkerPool`; this class is the public calls alone, each
+    with the docstring of its contract, which is why it runs past 250 lines.
 
     Args:
         workers: number of worker coroutines, i.e. handlers running at once (>= 1).
@@ -106,40 +62,19 @@ class TaskQueue:
         result_ttl: float | None = 300.0,
         seed: int | None = None,
     ) -> None:
-        _check_int("workers", workers, 1, "the number of concurrent handlers, e.g. TaskQueue(workers=4)")
-        if max_pending is not None:
-            _check_int("max_pending", max_pending, 1, "None for no limit")
-        _check_number("base_delay", base_delay)
-        _check_number("max_delay", max_delay)
-        if max_delay < base_delay:
-            raise ValueError(f"max_delay={max_delay!r} < base_delay={base_delay!r}; "
-                             f"the cap must be at least the first backoff")
-        _check_number("jitter", jitter)
-        if not (isinstance(non_retryable, tuple) and all(
-                isinstance(t, type) and issubclass(t, BaseException) for t in non_retryable)):
-            raise TypeError(f"non_retryable={non_retryable!r} must be a tuple of exception "
-                            f"types, e.g. (ValueError,)")
-        _check_int("max_results", max_results, 1, "how many finished results to keep")
-        if result_ttl is not None:
-            _check_number("result_ttl", result_ttl, positive=True)
+        check_settings(workers=workers, max_pending=max_pending, base_delay=base_delay,
+                       max_delay=max_delay, jitter=jitter, non_retryable=non_retryable,
+                       max_results=max_results, result_ttl=result_ttl)
+        super().__init__(base_delay=base_delay, max_delay=max_delay, jitter=jitter,
+                         non_retryable=non_retryable, max_results=max_results,
+                         result_ttl=result_ttl, seed=seed)
         self._workers_wanted = workers
         self._max_pending = max_pending
-        self._base_delay = base_delay
-        self._max_delay = max_delay
-        self._jitter = jitter
-        self._rng = random.Random(seed)
-        self._non_retryable = non_retryable
-        self._results = ResultCache(max_results, result_ttl)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._ready = ReadyTasks()
-        self._tasks: dict[Any, Task] = {}  # every unfinished task: pending or running
-        self._idle: deque[asyncio.Future[None]] = deque()
         self._worker_tasks: list[asyncio.Task[None]] = []
         self._seq = 0
         self._chosen_ids = False
-        self._started = self._closed = self._halted = False
-        self._submitted = self._running = self._completed = 0
-        self._failed = self._cancelled = self._retried = 0
+        self._started = False
+        self._submitted = 0
 
     # Lifecycle (S5)
 
@@ -178,8 +113,7 @@ class TaskQueue:
         elif self._tasks and not self._started and not self._closed:
             self.start()
         self._closed = True
-        if not self._tasks:
-            self._wake_all()
+        self._wake_if_drained()
         if self._worker_tasks:
             await asyncio.gather(*self._worker_tasks)
 
@@ -222,15 +156,15 @@ class TaskQueue:
         """
         code = getattr(handler, "__code__", None)
         if code is None or not code.co_flags & _CO_COROUTINE:
-            _check_handler(handler)
+            check_handler(handler)
         if priority.__class__ is not int:
-            _check_int("priority", priority, None, "an int; higher runs first")
+            check_int("priority", priority, None)
         if max_retries.__class__ is not int or max_retries < 0:
-            _check_int("max_retries", max_retries, 0, "0 for a single attempt")
+            check_int("max_retries", max_retries, 0)
         if delay.__class__ is not float or delay:
-            _check_number("delay", delay)
+            check_number("delay", delay)
         if timeout is not None:
-            _check_number("timeout", timeout, positive=True)
+            check_number("timeout", timeout, positive=True)
         if self._closed:
             raise QueueClosed(f"cannot submit to {self!r}: shutdown() was called; "
                               f"submit before shutdown or create a new TaskQueue")
@@ -393,140 +327,7 @@ class TaskQueue:
             raise
         return task_id
 
-    # Workers
-
-    async def _work(self) -> None:
-        # The hot path: one coroutine per worker, the handler awaited inline, and the
-        # COMPLETED case finished here without further calls.
-        loop = self._loop
-        clock = loop.time
-        me = asyncio.current_task()
-        tasks = self._tasks
-        pop_ready = self._ready.pop
-        put_result = self._results.put
-        while True:
-            task = None if self._halted else pop_ready()
-            if task is not None:
-                task.state = RUNNING
-                task.handle = me
-                task.attempts += 1
-                self._running += 1
-                timer = None if task.timeout is None else loop.call_at(
-                    clock() + task.timeout, self._time_out, task, task.attempts)
-                try:
-                    value = await task.handler(*task.args)
-                except asyncio.CancelledError:
-                    reason = task.cancel_reason
-                    if reason is None or me.uncancel():
-                        # The worker itself is cancelled (loop teardown): account, go.
-                        self._finish(task, CANCELLED, None)
-                        raise
-                    self._end_attempt(task, reason, None)
-                except Exception as exc:
-                    if task.cancel_reason is not None:  # handler turned our cancel into exc
-                        await self._undo_cancel(task, me)
-                    self._end_attempt(task, task.cancel_reason, exc)
-                else:
-                    if task.cancel_reason is not None:  # handler swallowed our cancel
-                        await self._undo_cancel(task, me)
-                        self._end_attempt(task, task.cancel_reason, None)
-                    else:
-                        self._running -= 1
-                        self._completed += 1
-                        task.state = COMPLETED
-                        task.outcome = value
-                        task.finished_at = clock()
-                        del tasks[task.task_id]
-                        if task.waiters is not None:
-                            _notify(task)
-                            task.waiters = None
-                        task.handler = task.args = task.handle = None
-                        put_result(task, loop)
-                        if self._closed and not tasks:
-                            self._wake_all()
-                finally:
-                    if timer is not None:
-                        timer.cancel()
-            elif self._closed and (self._halted or not tasks):
-                return
-            else:
-                task = value = None  # keep nothing of finished tasks alive (S7)
-                if not tasks:
-                    tasks.clear()  # give back the table grown at the peak (S7)
-                waiter = loop.create_future()
-                self._idle.append(waiter)
-                try:
-                    await waiter
-                except asyncio.CancelledError:
-                    if waiter.cancelled():
-                        with contextlib.suppress(ValueError):
-                            self._idle.remove(waiter)
-                    else:  # woken, then cancelled before resuming: pass the wake-up on
-                        self._wake_one()
-                    raise
-
-    @staticmethod
-    async def _undo_cancel(task: Task, me: asyncio.Task) -> None:
-        """Take back the cancellation sent to the worker for an attempt that did not unwind."""
-        if task.cancel_reason is SELF_CANCEL:
-            # A handler that cancelled itself and never awaited again left the cancellation
-            # pending on its worker: let it land here, at a checkpoint of our own.
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.sleep(0)
-        me.uncancel()
-
-    def _end_attempt(self, task: Task, reason: str | None, exc: Exception | None) -> None:
-        if reason is CANCEL or reason is SELF_CANCEL:
-            self._finish(task, CANCELLED, None)
-            return
-        if reason is TIMEOUT:
-            exc = TimeoutError(f"attempt {task.attempts} of task {task.task_id!r} exceeded "
-                               f"timeout={task.timeout} loop seconds")
-        if task.attempts > task.max_retries or isinstance(exc, self._non_retryable):
-            self._finish(task, FAILED, exc)
-            return
-        # Retry (S3): back to PENDING, held by a timer, keeping priority and sequence number.
-        self._running -= 1
-        self._retried += 1
-        task.state = PENDING
-        task.cancel_reason = None
-        delay = backoff_delay(task.attempts, self._base_delay, self._max_delay,
-                              self._jitter, self._rng)
-        loop = self._loop
-        task.handle = loop.call_at(loop.time() + delay, self._make_eligible, task)
-
-    def _time_out(self, task: Task, attempt: int) -> None:
-        if task.state is RUNNING and task.attempts == attempt and task.cancel_reason is None:
-            task.cancel_reason = TIMEOUT
-            task.handle.cancel()
-
-    def _make_eligible(self, task: Task) -> None:
-        task.handle = None
-        self._ready.push_late(task)
-        if self._idle:
-            self._wake_one()
-
-    def _finish(self, task: Task, state: TaskState, error: Exception | None) -> None:
-        """End an unfinished task as CANCELLED or FAILED (with ``error``); a worker ends a
-        COMPLETED one itself, on its hot path."""
-        if task.state is RUNNING:
-            self._running -= 1
-        task.state = state
-        if state is CANCELLED:
-            self._cancelled += 1
-        else:
-            self._failed += 1
-            _drop_tracebacks(error)  # their frames would keep arguments alive (S7)
-        del self._tasks[task.task_id]
-        loop = self._loop
-        task.outcome = error
-        task.finished_at = loop.time()
-        if task.waiters is not None:
-            _notify(task)
-        task.release(keep_call=state is FAILED)  # a dead letter can be requeued
-        self._results.put(task, loop)
-        if self._closed and not self._tasks:
-            self._wake_all()
+    # Helpers
 
     def _halt(self) -> None:
         """Cancel every task (shutdown(drain=False)): pending ones now, running ones' handlers."""
@@ -535,18 +336,6 @@ class TaskQueue:
             self.cancel(task.task_id)
         self._ready.clear()
         self._wake_all()
-
-    def _wake_one(self) -> None:
-        idle = self._idle
-        while idle:
-            waiter = idle.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-
-    def _wake_all(self) -> None:
-        while self._idle:
-            self._wake_one()
 
     def _bind_loop(self, what: str) -> asyncio.AbstractEventLoop:
         try:
@@ -568,48 +357,3 @@ class TaskQueue:
         return (f"<TaskQueue {state} workers={live} "
                 f"pending={len(self._tasks) - self._running} running={self._running}>")
 
-
-def _notify(task: Task) -> None:
-    """Hand a finished task's result to every ``result()`` caller still waiting."""
-    result = task.result()
-    for waiter in task.waiters:
-        if not waiter.done():
-            waiter.set_result(result)
-
-
-def _drop_tracebacks(error: BaseException) -> None:
-    """Clear the tracebacks of ``error`` and of every exception chained to it."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        error.__traceback__ = None
-        if error.__cause__ is not None:
-            _drop_tracebacks(error.__cause__)
-        error = error.__context__
-
-
-def _check_handler(handler: object) -> None:
-    if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
-            getattr(handler, "__call__", None)):
-        return
-    name = getattr(handler, "__qualname__", None) or repr(handler)
-    if not callable(handler):
-        raise TypeError(f"handler {name} is not callable; pass an 'async def' function")
-    raise TypeError(f"handler {name} is a plain function, not a coroutine function; "
-                    f"define it with 'async def'")
-
-
-def _check_int(name: str, value: object, minimum: int | None, hint: str) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name}={value!r} must be an int; pass {hint}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name}={value!r} must be >= {minimum}; pass {hint}")
-
-
-def _check_number(name: str, value: object, positive: bool = False) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"{name}={value!r} must be a number of loop seconds, "
-                        f"not {type(value).__name__}")
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name}={value!r} must be finite and {bound}")

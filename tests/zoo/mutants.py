@@ -11,8 +11,8 @@ it without touching the real packages.
 Mutants flagged ``interleaving=True`` only misbehave when two things happen in a particular
 order within a loop iteration or at one iteration boundary (a cancel landing in the single
 iteration between a handler's end and its worker resuming, say); the fixed scenarios of the
-example checks are not expected to hit them, the state machines with schedule exploration are
-(issue 5 item 6).
+example checks are not expected to hit them, the state machines, which explore schedules,
+are.
 
 Every mutant changes behaviour: none is equivalent to the original (the notes in ``bug`` say
 what observably goes wrong).
@@ -20,11 +20,12 @@ what observably goes wrong).
 IMPLEMENTATION DETAIL - the families
 ====================================
 
-Issue 4 item 7 lists the families of bugs the zoo must cover; :data:`FAMILIES` maps each to
-the mutants of both targets, and ``tests/zoo/test_mutants_apply.py`` checks that every family
-has at least one mutant. Mutants that need a name the file does not import use
-``__import__("time")`` or an attribute created on first use (``self.__dict__.setdefault``),
-so that each stays a single replacement.
+The zoo covers a fixed list of bug families (those real asyncio worker pools ship with, and
+the interleaving ones); :data:`FAMILIES` maps each to the mutants of both targets, and
+``tests/zoo/test_mutants_apply.py`` checks that every family has at least one mutant. Mutants
+that need a name the file does not import use ``__import__("time")``, an attribute created on
+first use (``self.__dict__.setdefault``) or names the file has, so that each stays a single
+replacement; ``test_mutants_apply.py`` checks that none reads a name its file lacks.
 
 A stop that leaves workers alive is filed under ``memory`` for both targets: ``oas37a`` point 6
 lists "stop() cancels and awaits every asyncio task it created" under Memory, DESIGN S5 asks the
@@ -98,9 +99,11 @@ def _lines(*lines: str) -> str:
 
 
 _QC = "queue_core/_queue.py"
+_QC_WORKERS = "queue_core/_workers.py"
+_QC_VALIDATE = "queue_core/_validate.py"
 _OAS = "examples/oas37a_queue.py"
 
-# Snippets of queue_core/_queue.py used by more than one mutant.
+# Snippets of queue_core's _queue.py (cancel) and _workers.py used by more than one mutant.
 _QC_CANCEL_RUNNING = _lines(
     "            if task.cancel_reason is not SELF_CANCEL:",
     "                task.cancel_reason = CANCEL",
@@ -131,12 +134,12 @@ QUEUE_CORE_MUTANTS: Final = [
         "                task = fresh.pop()",
         "each priority level pops its newest task: equal priorities run last-in, first-out"),
     Mutant(
-        "qc_unawaited_handler", "concurrency", "queue_core", _QC,
+        "qc_unawaited_handler", "concurrency", "queue_core", _QC_WORKERS,
         _QC_AWAIT_HANDLER,
         "                    value = task.handler(*task.args)",
         "the handler is called but not awaited: the result is a coroutine object that never ran"),
     Mutant(
-        "qc_time_sleep_in_backoff", "concurrency", "queue_core", _QC,
+        "qc_time_sleep_in_backoff", "concurrency", "queue_core", _QC_WORKERS,
         _lines(
             "        delay = backoff_delay(task.attempts, self._base_delay, self._max_delay,",
             "                              self._jitter, self._rng)"),
@@ -147,7 +150,7 @@ QUEUE_CORE_MUTANTS: Final = [
         "every retry blocks the event loop with time.sleep(0.06) (wall seconds) on scheduling "
         "its backoff; timings on the loop clock stay right"),
     Mutant(
-        "qc_lock_across_handler", "concurrency", "queue_core", _QC,
+        "qc_lock_across_handler", "concurrency", "queue_core", _QC_WORKERS,
         _QC_AWAIT_HANDLER,
         _lines(
             '                    async with self.__dict__.setdefault("_lock", asyncio.Lock()):',
@@ -159,12 +162,12 @@ QUEUE_CORE_MUTANTS: Final = [
         "                              for i in range(self._workers_wanted - 1)]",
         "start() creates workers - 1 worker tasks (none at all for workers=1)"),
     Mutant(
-        "qc_retries_one_extra", "retries", "queue_core", _QC,
+        "qc_retries_one_extra", "retries", "queue_core", _QC_WORKERS,
         _QC_GIVE_UP,
         "        if task.attempts > task.max_retries + 1 or isinstance(exc, self._non_retryable):",
         "off by one: a failing task gets max_retries + 2 attempts"),
     Mutant(
-        "qc_retries_one_short", "retries", "queue_core", _QC,
+        "qc_retries_one_short", "retries", "queue_core", _QC_WORKERS,
         _QC_GIVE_UP,
         "        if task.attempts >= task.max_retries or isinstance(exc, self._non_retryable):",
         "off by one: a failing task gets max_retries attempts (at least one), one too few"),
@@ -201,13 +204,13 @@ QUEUE_CORE_MUTANTS: Final = [
         "cancel() of a running task never cancels the handler: it runs to its end (or "
         "forever, if it waits on a gate) and is marked CANCELLED only then"),
     Mutant(
-        "qc_worker_dies_on_cancel", "cancellation", "queue_core", _QC,
+        "qc_worker_dies_on_cancel", "cancellation", "queue_core", _QC_WORKERS,
         "                    if reason is None or me.uncancel():",
         "                    if True:  # every CancelledError ends the worker",
         "a worker whose running task is cancelled finishes it CANCELLED and then exits: "
         "workers drop by one per cancel"),
     Mutant(
-        "qc_failed_counted_as_completed", "stats", "queue_core", _QC,
+        "qc_failed_counted_as_completed", "stats", "queue_core", _QC_WORKERS,
         "            self._failed += 1",
         "            self._completed += 1",
         "a FAILED task is counted in completed; failed stays 0"),
@@ -217,7 +220,7 @@ QUEUE_CORE_MUTANTS: Final = [
         "            submitted=self._submitted, pending=len(self._tasks), running=0,",
         "running tasks are reported as pending and running stays 0; the counters still add up"),
     Mutant(
-        "qc_unlocked_read_modify_write", "stats", "queue_core", _QC,
+        "qc_unlocked_read_modify_write", "stats", "queue_core", _QC_WORKERS,
         _lines(
             "                        self._running -= 1",
             "                        self._completed += 1"),
@@ -229,7 +232,7 @@ QUEUE_CORE_MUTANTS: Final = [
         "completed is read before an await and written after it: two completions in one loop "
         "iteration count once, so the counters no longer add up to submitted"),
     Mutant(
-        "qc_finished_tasks_never_dropped", "memory", "queue_core", _QC,
+        "qc_finished_tasks_never_dropped", "memory", "queue_core", _QC_WORKERS,
         "                        task.handler = task.args = task.handle = None",
         _lines(
             '                        self.__dict__.setdefault("_history", []).append(',
@@ -253,9 +256,9 @@ QUEUE_CORE_MUTANTS: Final = [
         "shutdown() returns without awaiting its workers: they are still alive afterwards "
         "(S5 / oas37a-6; filed under memory, where the harness checks it)"),
     Mutant(
-        "qc_zero_workers_accepted", "edge_cases", "queue_core", _QC,
-        '        _check_int("workers", workers, 1,',
-        '        _check_int("workers", workers, 0,',
+        "qc_zero_workers_accepted", "edge_cases", "queue_core", _QC_VALIDATE,
+        '    check_int("workers", workers, 1)',
+        '    check_int("workers", workers, 0)',
         "TaskQueue(workers=0) is accepted, and then nothing ever runs"),
     Mutant(
         "qc_submit_after_stop_accepted", "edge_cases", "queue_core", _QC,
@@ -277,7 +280,7 @@ QUEUE_CORE_MUTANTS: Final = [
             "                raise DuplicateTask("),
         "a duplicate task_id is accepted and overwrites the known task's record"),
     Mutant(
-        "qc_exception_kills_worker", "edge_cases", "queue_core", _QC,
+        "qc_exception_kills_worker", "edge_cases", "queue_core", _QC_WORKERS,
         "                except Exception as exc:",
         "                except ArithmeticError as exc:  # other exceptions escape the worker",
         "only ArithmeticError is caught around the handler: any other exception kills the "
@@ -298,7 +301,9 @@ QUEUE_CORE_MUTANTS: Final = [
         "qc_cancel_racing_timeout_counted_twice", "stats", "queue_core", _QC,
         _QC_CANCEL_RUNNING,
         _lines(
-            "            if task.cancel_reason is TIMEOUT:  # already unwinding: count it now",
+            # The only other reason is TIMEOUT, a name that queue_core/_queue.py lacks.
+            "            if task.cancel_reason not in (None, CANCEL, SELF_CANCEL):  # timed out",
+            "                # and already unwinding: count it now",
             "                self._cancelled += 1",
             _QC_CANCEL_RUNNING),
         "a cancel() that lands after a timeout fired but before the handler unwound counts "
@@ -565,7 +570,7 @@ FAMILIES: Final = {
     "stats off by one when a cancel lands during backoff": (
         "oas_cancel_during_backoff_start_off_by_one",),
 }
-"""Issue 4 item 7's bug families (and issue 5 item 6's interleaving ones) -> mutant names."""
+"""Each bug family the zoo covers, the interleaving ones included -> its mutants' names."""
 
 
 def by_name(name: str) -> Mutant:

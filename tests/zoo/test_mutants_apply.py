@@ -8,9 +8,11 @@ mutant's snippet, and says which snippet to update.
 from __future__ import annotations
 
 import ast
+import builtins
 import dataclasses
 import importlib.util
 import subprocess
+import symtable
 import sys
 from collections import Counter
 from pathlib import Path
@@ -50,6 +52,15 @@ def test_every_snippet_occurs_exactly_once_in_its_file_and_is_really_changed(mut
     patched = apply(mutant, text)
     assert ast.dump(ast.parse(patched)) != ast.dump(ast.parse(text)), (
         f"{mutant.name} changes only comments or formatting, not the code")
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=_ids(MUTANTS))
+def test_a_mutant_uses_no_global_name_that_its_file_lacks(mutant):
+    # A name the file does not define would only fail when the mutated line runs: a
+    # NameError there is another bug than the one the mutant stands for.
+    text = (REPO_ROOT / mutant.path).read_text(encoding="utf-8")
+    added = _undefined_globals(apply(mutant, text)) - _undefined_globals(text)
+    assert added == set(), f"{mutant.name} uses {sorted(added)}, which {mutant.path} lacks"
 
 
 @pytest.mark.parametrize("mutant", QUEUE_CORE, ids=_ids(QUEUE_CORE))
@@ -114,6 +125,20 @@ def test_the_zoo_covers_every_family_every_category_and_both_targets():
     interleaving = [m for m in MUTANTS if m.interleaving]
     assert len(interleaving) >= 3
     assert {m.category for m in interleaving} >= {"stats", "cancellation"}
+
+
+def _undefined_globals(source: str) -> set[str]:
+    """The global names that code in ``source`` reads but neither it nor builtins define."""
+    top = symtable.symtable(source, "<mutant>", "exec")
+    defined = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported()}
+    defined |= set(dir(builtins)) | {"__file__"}
+    read = set()
+    tables = [top]
+    while tables:
+        table = tables.pop()
+        read |= {s.get_name() for s in table.get_symbols() if s.is_referenced() and s.is_global()}
+        tables.extend(table.get_children())
+    return read - defined
 
 
 def _load_private(path: Path, name: str, monkeypatch: pytest.MonkeyPatch):

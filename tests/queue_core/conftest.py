@@ -1,4 +1,4 @@
-"""Helpers for the queue_core unit tests: every test runs on the virtual clock."""
+"""Helpers for the queue_core tests: every test runs on the virtual clock."""
 
 from __future__ import annotations
 
