@@ -73,7 +73,7 @@ from .model import (
     Divergence,
     Finding,
     Model,
-    Probe,
+    Work,
     follow,
     readings,
 )
@@ -299,7 +299,7 @@ class QueueMachine(RuleBasedStateMachine):
         names = self._unfinished()
         name = names[pick % len(names)]
         self.steps[-1] += f"  # id of {name}"
-        outcome = self._call(self._submit(self._probe(f"dup{next(self.names)}", Probe()),
+        outcome = self._call(self._submit(self._probe(f"dup{next(self.names)}", Work()),
                                           {"task_id": self.ids[name]}),
                              f"submit(task_id={self.ids[name]!r})", "edge_cases", expect=Exception)
         if not isinstance(outcome, BaseException):
@@ -543,7 +543,7 @@ class QueueMachine(RuleBasedStateMachine):
             self._fail("memory", "finished_tasks_dropped", f"S7: after stop() returned, the "
                        f"queue still holds the handlers of finished tasks {', '.join(kept)}")
         closed = self.factory.capabilities.closed_errors
-        outcome = self._call(self._submit(self._probe("late", Probe()), {}), "submit after stop",
+        outcome = self._call(self._submit(self._probe("late", Work()), {}), "submit after stop",
                              "edge_cases", expect=Exception)
         if not isinstance(outcome, closed):
             self._fail("edge_cases", "submit_after_stop_raises", "S5: submit after stop() "
@@ -635,7 +635,7 @@ class QueueMachine(RuleBasedStateMachine):
             retries = spec["retries"] if can["retry"] else 0
             fails = retries + _FAILS[spec["outcome"]] if can["max_retries"] else 0
             fails = fails if spec["outcome"] != "ok" else 0  # "flaky": only the last works
-            probe = Probe(None, work, fails) if isinstance(work, str) else Probe(work, None, fails)
+            probe = Work(None, work, fails) if isinstance(work, str) else Work(work, None, fails)
             options = {"priority": spec["priority"], "task_id": name, "max_retries": retries,
                        "delay": spec["delay"], "timeout": spec["timeout"]}
             options = {k: v for k, v in options.items() if can[k] and (
@@ -656,7 +656,7 @@ class QueueMachine(RuleBasedStateMachine):
 
         self.op = apply
 
-    async def _submit_all(self, batch: list[tuple[str, Probe, dict[str, Any]]]
+    async def _submit_all(self, batch: list[tuple[str, Work, dict[str, Any]]]
                           ) -> tuple[dict[str, Any], list[bool]]:
         """Submit one after the other; note for each whether it let the loop run."""
         ids, atomic = dict(self.ids), []
@@ -685,7 +685,7 @@ class QueueMachine(RuleBasedStateMachine):
         else:
             self.race = self.loop.create_task(self.adapter.cancel(self.ids[name]))
 
-    def _probe(self, name: str, probe: Probe) -> Callable[[], Any]:
+    def _probe(self, name: str, probe: Work) -> Callable[[], Any]:
         timeline, gates, attempts = self.timeline, self.gates, itertools.count(1)
 
         async def handler() -> str:

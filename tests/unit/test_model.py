@@ -19,7 +19,7 @@ from pytest_asyncqueue.model import (
     Expect,
     Model,
     Params,
-    Probe,
+    Work,
     follow,
     readings,
 )
@@ -35,21 +35,21 @@ def test_priority_then_submission_order() -> None:
     # S1: priorities [1, 5, 3, 5, 2] run as [5, 5, 3, 2, 1], the two 5s in submission order.
     model = Model(Params(workers=1))
     for name, priority in zip("abcde", [1, 5, 3, 5, 2]):
-        model.submit(name, Probe(1.0), priority=priority)
+        model.submit(name, Work(1.0), priority=priority)
     assert [name for _, name, _ in starts(model.run())] == ["b", "d", "c", "e", "a"]
 
 
 def test_lower_first_direction() -> None:
     model = Model(Params(workers=1, high_first=False))
     for name, priority in zip("abc", [3, 1, 2]):
-        model.submit(name, Probe(1.0), priority=priority)
+        model.submit(name, Work(1.0), priority=priority)
     assert [name for _, name, _ in starts(model.run())] == ["b", "c", "a"]
 
 
 def test_exponential_backoff_and_attempt_count() -> None:
     # S3: max_retries=3 -> 4 attempts; waits min(0.1 * 2**k, 0.3) after failure k.
     model = Model(Params(workers=1, base_delay=0.1, max_delay=0.3))
-    model.submit("flaky", Probe(0.0, fails=9), max_retries=3)
+    model.submit("flaky", Work(0.0, fails=9), max_retries=3)
     model = model.run()
     assert [t for t, _, _ in starts(model)] == pytest.approx([0.0, 0.1, 0.3, 0.6])
     assert model.status("flaky") == "failed"
@@ -59,9 +59,9 @@ def test_exponential_backoff_and_attempt_count() -> None:
 
 def test_no_retries_means_one_attempt_and_backoff_holds_no_worker() -> None:
     model = Model(Params(workers=1, base_delay=1.0))
-    model.submit("once", Probe(0.0, fails=1))
-    model.submit("twice", Probe(0.0, fails=1), max_retries=1)
-    model.submit("other", Probe(0.5))
+    model.submit("once", Work(0.0, fails=1))
+    model.submit("twice", Work(0.0, fails=1), max_retries=1)
+    model.submit("other", Work(0.5))
     model = model.run()
     assert starts(model) == [(0.0, "once", 1), (0.0, "twice", 1), (0.0, "other", 1),
                              (1.0, "twice", 2)]
@@ -72,9 +72,9 @@ def test_retry_place_readings() -> None:
     # A retries at t=0.5 while B runs; C waits. "original": A before C; "back": C first.
     def order(place: str) -> list[str]:
         model = Model(Params(workers=1, base_delay=0.5, retry_place=place))
-        model.submit("A", Probe(0.0, fails=1), max_retries=1)
-        model.submit("B", Probe(1.0))
-        model.submit("C", Probe(0.0))
+        model.submit("A", Work(0.0, fails=1), max_retries=1)
+        model.submit("B", Work(1.0))
+        model.submit("C", Work(0.0))
         return [name for _, name, _ in starts(model.run())]
 
     assert order("original") == ["A", "B", "A", "C"]
@@ -83,7 +83,7 @@ def test_retry_place_readings() -> None:
 
 def test_retried_counted_when_started() -> None:
     model = Model(Params(workers=1, base_delay=1.0, retried_when="started"))
-    model.submit("a", Probe(0.0, fails=1), max_retries=1)
+    model.submit("a", Work(0.0, fails=1), max_retries=1)
     assert model.run(until=0.5).retried == 0
     assert model.run().retried == 1
 
@@ -91,9 +91,9 @@ def test_retried_counted_when_started() -> None:
 def test_cancel_answers_and_effects() -> None:
     # S4: True for pending (also backing off) and running, False for finished or unknown.
     model = Model(Params(workers=1, base_delay=1.0))
-    model.submit("run", Probe(None, gate="g"))
-    model.submit("wait", Probe(0.0))
-    model.submit("retry", Probe(0.0, fails=1), max_retries=2, delay=0.1)
+    model.submit("run", Work(None, gate="g"))
+    model.submit("wait", Work(0.0))
+    model.submit("retry", Work(0.0, fails=1), max_retries=2, delay=0.1)
     model = model.at(0)[0]  # "run" starts; "retry" waits for its delay
     assert model.cancel("wait") and model.status("wait") == "cancelled"
     assert model.cancel("run") and model.cancel("run")  # idempotent while it unwinds
@@ -113,7 +113,7 @@ def test_stats_invariant_holds_throughout() -> None:
     # S6: pending + running + completed + failed + cancelled == submitted at every instant.
     model = Model(Params(workers=2, base_delay=0.25, max_delay=1.0))
     for i in range(8):
-        model.submit(f"t{i}", Probe(0.25 * (i % 3), fails=i % 4), max_retries=i % 3,
+        model.submit(f"t{i}", Work(0.25 * (i % 3), fails=i % 4), max_retries=i % 3,
                      priority=i % 2, delay=0.5 * (i % 2))
     model.cancel_at("t3", 0.5)
     while (when := model.next_time()) is not None:
@@ -126,7 +126,7 @@ def test_stats_invariant_holds_throughout() -> None:
 def test_racing_cancel_has_both_outcomes() -> None:
     # A cancel that lands at the instant the attempt ends may come before or after it.
     model = Model(Params(workers=1))
-    model.submit("a", Probe(1.0))
+    model.submit("a", Work(1.0))
     model = model.at(0)[0]
     model.cancel_at("a", 1.0)
     outcomes = {(m.status("a"), m.answers["a"]) for m in model.at(ns(1.0))}
@@ -135,20 +135,20 @@ def test_racing_cancel_has_both_outcomes() -> None:
 
 def test_timeout_fails_the_attempt_and_ties_branch() -> None:
     model = Model(Params(workers=1, base_delay=1.0))
-    model.submit("slow", Probe(2.0), max_retries=1, timeout=0.5)
+    model.submit("slow", Work(2.0), max_retries=1, timeout=0.5)
     model = model.run()
     assert [kind for _, kind, _, _ in model.history] == ["start", "cancelled", "start",
                                                          "cancelled"]
     assert model.status("slow") == "failed" and model.task("slow").timed_out
     tie = Model(Params(workers=1))
-    tie.submit("edge", Probe(0.5), timeout=0.5)
+    tie.submit("edge", Work(0.5), timeout=0.5)
     assert {m.status("edge") for m in tie.at(0)[0].at(ns(0.5))} == {"completed", "failed"}
 
 
 def test_stop_drain_or_halt() -> None:
     model = Model(Params(workers=1))
-    model.submit("running", Probe(1.0))
-    model.submit("queued", Probe(1.0))
+    model.submit("running", Work(1.0))
+    model.submit("queued", Work(1.0))
     model = model.at(0)[0]
     halted = model.clone()
     halted.stop(drain=False)
@@ -168,8 +168,8 @@ def test_readings_follow_capabilities() -> None:
 
 def test_follow_names_the_broken_rule() -> None:
     model = Model(Params(workers=1))
-    model.submit("low", Probe(1.0), priority=0)
-    model.submit("high", Probe(1.0), priority=5)
+    model.submit("low", Work(1.0), priority=0)
+    model.submit("high", Work(1.0), priority=5)
     observed = {0: [("start", "low", 1)]}
     with pytest.raises(Divergence) as caught:
         follow([model], 0, observed)
@@ -266,3 +266,9 @@ def test_a_failure_seen_at_the_final_stop_is_pruned_to_the_steps_it_needs() -> N
     assert len(edge.calls[0][1]["tasks"]) == 1
     with pytest.raises(MachineFailure):
         run_steps(factory, edge.calls)
+
+
+def test_the_old_name_of_work_still_works_and_warns() -> None:
+    with pytest.warns(DeprecationWarning, match="model.Work"):
+        from pytest_asyncqueue.model import Probe
+    assert Probe is Work

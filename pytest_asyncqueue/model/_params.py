@@ -1,0 +1,72 @@
+"""The settings of a modelled queue and the readings of the points its shape leaves open."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+_PREFERRED: Final = {"original": 0, "back": 1, "scheduled": 0, "started": 1, "run": 0,
+                     "cancel": 1}  # DESIGN's reading first: it is the canonical outcome
+
+
+def backoff(failures: int, base_delay: float, max_delay: float) -> float:
+    """The wait after failed attempt ``failures``: ``min(base * 2**k, max)``, k = failures - 1."""
+    k = failures - 1
+    return max_delay if k >= 1024 else min(base_delay * 2.0**k, max_delay)
+
+
+@dataclass(frozen=True)
+class Params:
+    """The queue's settings and the readings of the points its shape leaves open.
+
+    Attributes:
+        workers: worker count.
+        base_delay: backoff after the first failure, seconds.
+        max_delay: cap on any backoff, seconds.
+        high_first: higher ``priority`` runs first (False: lower numbers first).
+        retry_place: "original" (a retry keeps its submission sequence number) or "back"
+            (it re-enters behind the tasks waiting when its backoff ends).
+        retried_when: "scheduled" (``retried`` rises when a retry is scheduled) or "started".
+        stop_queued: on a draining stop, waiting tasks "run" or are "cancel"led at once
+            (retries scheduled after the stop are then cancelled too).
+    """
+
+    workers: int
+    base_delay: float = 0.1
+    max_delay: float = 10.0
+    high_first: bool = True
+    retry_place: str = "original"
+    retried_when: str = "scheduled"
+    stop_queued: str = "run"
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("retry_place", ("original", "back")),
+                              ("retried_when", ("scheduled", "started")),
+                              ("stop_queued", ("run", "cancel"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be one of {allowed}")
+        if self.workers < 1:
+            raise ValueError(f"workers={self.workers!r} must be >= 1")
+
+
+def readings(capabilities: Any, **settings: Any) -> list[Params]:
+    """One :class:`Params` per combination of open-point readings ``capabilities`` accepts.
+
+    Args:
+        capabilities: an ``adapters.Capabilities`` (its ``retry_keeps_place``,
+            ``retried_counted`` and ``stop_runs_queued`` sets).
+        **settings: ``workers``, ``base_delay``, ``max_delay``, ``high_first``.
+
+    Returns:
+        The combinations, DESIGN's own reading first.
+    """
+    def ordered(values: Iterable[str]) -> list[str]:
+        return sorted(values, key=_PREFERRED.__getitem__)
+
+    return [Params(retry_place=place, retried_when=when, stop_queued=stop, **settings)
+            for place, when, stop in itertools.product(
+                ordered(capabilities.retry_keeps_place), ordered(capabilities.retried_counted),
+                ordered(capabilities.stop_runs_queued))]
+
