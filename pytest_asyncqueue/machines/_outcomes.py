@@ -1,0 +1,114 @@
+"""What the machines report: a failure as it is raised, a verdict per category, and what one
+Hypothesis run saw across its examples (:class:`Tally`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from ..conformance._base import CheckFailed
+from ..contract import MODEL_CATEGORIES
+from ..model import Finding
+
+BLOCKING_REPEATS: Final = 3
+
+
+class MachineFailure(CheckFailed):
+    """Raised when the target breaks an invariant.
+
+    Attributes:
+        finding: what broke. steps: the step lines so far. calls: the same steps as
+        ``(rule, arguments)`` pairs, for :func:`run_steps`.
+    """
+
+    def __init__(self, finding: Finding, calls: Iterable[tuple[str, dict[str, Any]]],
+                 steps: Iterable[str]) -> None:
+        steps = tuple(steps)
+        super().__init__(f"[{finding.category}] {finding.message}\n" + "\n".join(steps))
+        self.finding, self.calls, self.steps = finding, tuple(calls), steps
+
+
+FAILURES: Final = {c: type(f"{c.title().replace('_', '')}Failure", (MachineFailure,), {})
+                   for c in MODEL_CATEGORIES}
+"""One subclass per category: Hypothesis tells failures apart by type, so a failure it
+replays stays in the category in which it was found."""
+
+
+@dataclass(frozen=True)
+class MachineResult:
+    """The machines' verdict in one category.
+
+    Attributes:
+        category: one of :data:`MODEL_CATEGORIES`.
+        status: "passed", "failed" or "skipped".
+        check: the invariant that broke ("model" when none did).
+        message: for a failure, what was observed vs expected, then the shrunk steps; for a
+            skip, the reason.
+        finding: for a failure, the first line of ``message`` alone.
+        steps: the shrunk step list, one line per step.
+        calls: the same steps as ``(rule, arguments)``, for :func:`run_steps`.
+        seed: the seed that replays the run.
+        examples: examples run until the failure was first seen (else in the last run).
+    """
+
+    category: str
+    status: str
+    check: str = "model"
+    message: str = ""
+    finding: str = ""
+    steps: tuple[str, ...] = ()
+    calls: tuple[tuple[str, dict[str, Any]], ...] = ()
+    seed: int = 0
+    examples: int = 0
+
+
+@dataclass
+class Tally:
+    """What one Hypothesis run saw across its examples."""
+
+    examples: int = 0
+    first_failure: int | None = None  # the example in which the first failure showed
+    discarded: int = 0  # examples that broke a muted category
+    discard_budget: int = 10**9  # discarded examples after which the run judges no more
+    blocking: dict[str, list[Any]] = field(default_factory=dict)  # call site -> records
+    blocking_seen: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
+    heartbeat: Callable[[], None] | None = None  # called after every loop iteration
+
+    @property
+    def over(self) -> bool:
+        """Whether most examples broke a muted category before any failure showed."""
+        return self.first_failure is None and self.discarded > self.discard_budget
+
+
+def failed_result(finding: Finding, steps: Iterable[str],
+                  calls: Iterable[tuple[str, dict[str, Any]]], seed: int, examples: int
+                  ) -> MachineResult:
+    """The verdict for a failure whose smallest run is ``steps``."""
+    steps = tuple(steps)
+    return MachineResult(finding.category, "failed", finding.check,
+                         f"[{finding.category}] {finding.message}\n(first seen in example "
+                         f"{examples}; the smallest failing run found, {len(steps) - 1} "
+                         f"step{'' if len(steps) == 2 else 's'}:)\n" + "\n".join(steps),
+                         finding.message, steps, tuple(calls), seed, examples)
+
+
+def blocking_result(tally: Tally, seed: int) -> MachineResult | None:
+    """A concurrency failure if one call site of the target blocked the loop repeatedly.
+
+    Blocking is measured in wall time, which no seed replays, so it is judged over a whole
+    run and only a call site seen :data:`BLOCKING_REPEATS` times counts (a stall of the
+    machine that runs the check is seldom in the same place thrice).
+    """
+    sites = {site: calls for site, calls in tally.blocking.items()
+             if len(calls) >= BLOCKING_REPEATS}
+    if not sites:
+        return None
+    site, calls = max(sites.items(), key=lambda item: len(item[1]))
+    worst = max(calls, key=lambda call: call.duration)
+    example, steps = tally.blocking_seen[site]
+    return failed_result(Finding("concurrency", "loop_never_blocked", f"S2: {worst.name} held "
+                                 f"the event loop {len(calls)} times, up to "
+                                 f"{worst.duration:.3f} wall s, at {site}; the queue must "
+                                 f"await, never block (time.sleep, blocking I/O)"),
+                         steps, (), seed, example)

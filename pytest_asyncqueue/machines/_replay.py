@@ -1,0 +1,41 @@
+"""Replaying recorded steps against a target, without Hypothesis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..adapters import TargetFactory
+from ..errors import AsyncQueueError
+from ._machine import QueueMachine
+from ._outcomes import Tally
+
+
+class StepNotAllowed(AsyncQueueError):
+    """A replayed step whose precondition does not hold (pruning dropped what it needs)."""
+
+
+def run_steps(factory: TargetFactory, calls: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    """Replay recorded steps (``MachineResult.calls``) against a target, without Hypothesis.
+
+    Raises:
+        MachineFailure: the target breaks an invariant, as in the run that recorded them.
+        StepNotAllowed: a step's precondition does not hold where it stands.
+    """
+    replay(factory, calls, Tally())
+
+
+def replay(factory: TargetFactory, calls: Iterable[tuple[str, dict[str, Any]]],
+           tally: Tally) -> None:
+    """Run ``calls`` on a fresh :class:`QueueMachine`, as Hypothesis would: each rule, then
+    the invariant; the final ``stop`` is the teardown's, as in a generated example."""
+    machine = QueueMachine(factory, tally=tally)
+    try:
+        for rule_name, arguments in calls:
+            if rule_name != "stop":
+                if not machine.allows(rule_name):
+                    raise StepNotAllowed(f"{rule_name}: its precondition does not hold")
+                getattr(machine, rule_name)(**arguments)
+                machine.agrees_with_model()
+    finally:
+        machine.teardown()
