@@ -131,7 +131,9 @@ def check_clock_item(item: pytest.Item) -> None:
 # The asyncqueue_clock fixture, registered by register_clock_fixture. Sync on purpose, and a
 # pytest_asyncio fixture so that pytest-asyncio runs it with the test's loop set as the current
 # loop. An async fixture would be pinned to one loop scope and could run on another loop than
-# the test (pytest-asyncio issue #1142, explained in looptime's plugin).
+# the test: pytest-asyncio silently lets a function-scoped fixture's loop replace the wider
+# loop a test asked for (https://github.com/pytest-dev/pytest-asyncio/issues/1142; looptime's
+# plugin explains the same trap).
 def _clock_fixture(request: pytest.FixtureRequest) -> Iterator[VirtualClockLoop]:
     """The virtual-time loop running the test: .time(), .virtual_elapsed, .blocking_calls."""
     import asyncio

@@ -1,7 +1,11 @@
 """The conformance suite: checks grouped by category, one module per category.
 
 Each module lists its checks in ``CHECKS``; :data:`ALL_CHECKS` is every check in report order.
-See ``_base`` for what a check is and how it reports.
+See ``_base`` for what a check is and how it reports. Docstrings and comments cite the rules
+they check: DESIGN.md's S1-S9, and "oas37a point N" (rule ``oas37a-N`` in reports), the
+numbered rule N of the contract every ``oas37a``-shaped queue must meet
+(``../shared/targets/oas37a.md``: 1 ordering, 2 concurrency, 3 retries, 4 cancellation,
+5 stats, 6 memory, 7 edge cases).
 """
 
 from __future__ import annotations

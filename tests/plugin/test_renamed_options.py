@@ -60,9 +60,9 @@ def test_asyncqueue_examples_still_sets_the_model_examples_and_warns(
 
     result.assert_outcomes(failed=1, warnings=1)
     result.stdout.fnmatch_lines([
-        # The CLI's spelling of the examples option, whichever it is, with the value given.
+        # The replay command spells the option the CLI's new way, with the value given.
         ("replay: asyncqueue-check inverted_queue.py --shape queue_core --suite model "
-         "--only ordering --*examples 3 --seed 5"),
+         "--only ordering --model-examples 3 --seed 5"),
         ("*PytestDeprecationWarning: --asyncqueue-examples is deprecated and will be removed "
         "in the next release; use --asyncqueue-model-examples"),
     ])

@@ -1,4 +1,4 @@
-"""Unit tests of pytest_asyncqueue.clock: virtual time, autojump, deadlocks, blocking calls.
+"""Tests of pytest_asyncqueue.clock: virtual time, autojump, deadlocks, blocking calls.
 
 No test sleeps in real time, except where a thread or a blocking callback must take a few wall
 milliseconds to prove a point; those say so. Wall-time budgets are generous (never flaky).

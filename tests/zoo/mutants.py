@@ -5,13 +5,13 @@ which must occur exactly once) and its replacement (``after``): one bug, the kin
 asyncio worker pools ship with. ``category`` is the one harness category whose rule the bug
 breaks (DESIGN S2-S8, ``targets/oas37a.md`` points 1-7); a checker must report a failure in
 that category, and may report others too. :func:`materialize` writes a mutant out to a
-directory where a checker (``asyncqueue-check``, the unit tests, the state machines) can load
-it without touching the real packages.
+directory where a checker (``asyncqueue-check``, the harness's own tests, the state machines)
+can load it without touching the real packages.
 
 Mutants flagged ``interleaving=True`` only misbehave when two things happen in a particular
 order within a loop iteration or at one iteration boundary (a cancel landing in the single
 iteration between a handler's end and its worker resuming, say); the fixed scenarios of the
-example checks are not expected to hit them, the state machines, which explore schedules,
+conformance checks are not expected to hit them, the state machines, which explore schedules,
 are.
 
 Every mutant changes behaviour: none is equivalent to the original (the notes in ``bug`` say
@@ -27,10 +27,11 @@ that need a name the file does not import use ``__import__("time")``, an attribu
 first use (``self.__dict__.setdefault``) or names the file has, so that each stays a single
 replacement; ``test_mutants_apply.py`` checks that none reads a name its file lacks.
 
-A stop that leaves workers alive is filed under ``memory`` for both targets: ``oas37a`` point 6
-lists "stop() cancels and awaits every asyncio task it created" under Memory, DESIGN S5 asks the
-same of ``queue_core``, and the harness files its "stop leaves no task alive" check there (a
-check belongs to exactly one category, whatever the target).
+A stop that leaves workers alive is filed under ``memory`` for both targets: the oas37a
+contract (``targets/oas37a.md``) lists "stop() cancels and awaits every asyncio task it
+created" under its rule 6, Memory; DESIGN S5 asks the same of ``queue_core``; and the harness
+files its "stop leaves no task alive" check there (a check belongs to exactly one category,
+whatever the target).
 """
 
 from __future__ import annotations
@@ -456,7 +457,7 @@ OAS37A_MUTANTS: Final = [
             "        await asyncio.gather(*self._tasks, return_exceptions=True)"),
         "        # the workers are neither cancelled nor awaited",
         "stop() returns without cancelling or awaiting its workers: they wait on the condition "
-        "forever (oas37a point 6)"),
+        "forever (oas37a rule 6, Memory: stop() cancels and awaits every task it created)"),
     Mutant(
         "oas_zero_workers_accepted", "edge_cases", "oas37a", _OAS,
         "        if not isinstance(num_workers, int) or num_workers < 1:",

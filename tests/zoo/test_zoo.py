@@ -3,7 +3,7 @@
 The correct targets pass every category; each mutant is checked with ``--only`` its own
 category (the question is whether that category catches it; ``python -m tests.zoo.table``
 runs every category on every mutant for the full table). Interleaving-only mutants are the
-state machines' to catch (``property_tests``), not the example checks'.
+state machines' to catch (``property_tests``), not the conformance checks'.
 """
 
 from __future__ import annotations
