@@ -4,14 +4,16 @@ Usage::
 
     asyncqueue-check TARGET [--shape NAME] [--report FILE] [--only CATEGORIES]
                      [--suite conformance|model|all] [--model-examples N] [--seed S]
-                     [--save-regression DIR] [--bench]
+                     [--save-regression DIR] [--bench] [-v]
 
 It prints one line per category as each finishes (the conformance checks, then the state
-machines, which run meanwhile in a process of their own where ``fork`` is available), then
-every failure with the command that replays it. ``--bench`` then benchmarks the target
+machines, which run meanwhile in a process of their own where ``fork`` is available), with
+``-v`` each skipped check and why under its category, then every failure with the command
+that replays it. ``--bench`` then benchmarks the target
 beside a bare asyncio pool and prints the table (:mod:`pytest_asyncqueue.benchmark`); its
 figures never change the exit status. Exit status: 0 every check passed (skips allowed), 1 a
-check failed, 2 the target could not be loaded or adapted, or the command line was wrong.
+check failed, 2 the target could not be loaded or adapted, every check skipped (nothing was
+checked), or the command line was wrong.
 
 The spellings of the previous release, ``--suite examples`` and ``--examples N``, still work
 for this one: each prints a ``note:`` line to stderr naming the new spelling.
@@ -35,6 +37,7 @@ from .report import (
     category_line,
     failure_lines,
     model_replay_command,
+    skip_lines,
     summarize,
     write_report,
 )
@@ -64,8 +67,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Check an asyncio task queue against the pytest-asyncqueue contract, "
                     "category by category.",
         epilog="Exit status: 0 every check passed (skips allowed), 1 a check failed, "
-               "2 the target could not be loaded or adapted.",
+               "2 the target could not be loaded or adapted, or every check skipped.",
     )
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="under each category, name every skipped check and why")
     parser.add_argument("target", metavar="TARGET",
                         help="package.module[:Class] or path/to/file.py[:Class]; without "
                              ":Class the queue class is found by its methods")
@@ -131,8 +136,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         out: where the lines go (default: ``sys.stdout``); errors go to ``sys.stderr``.
 
     Returns:
-        0 every check passed, 1 a check failed, 2 the target could not be used. A wrong
-        command line exits 2 through argparse (``SystemExit``).
+        0 every check passed, 1 a check failed, 2 the target could not be used or every
+        check skipped. A wrong command line exits 2 through argparse (``SystemExit``).
     """
     out = out or sys.stdout
     args = _parser().parse_args(argv)
@@ -155,7 +160,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                 if args.suite in ("model", "all") else None)
     with machines or contextlib.nullcontext():
         if args.suite in ("conformance", "all"):
-            results = _run_conformance(factory, categories, seed, out)
+            results = _run_conformance(factory, categories, seed, out, args.verbose)
         if machines is not None:
             results += _report_machines(args, machines, seed, out)
     bench = _run_bench(factory, out) if args.bench else None
@@ -166,10 +171,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     if args.report:
         print(f"report: {write_report(report, args.report)}", file=out)
     counts = {s: sum(r.status == s for r in results) for s in ("passed", "failed", "skipped")}
-    verdict = "ok" if report["ok"] else "FAILED"
+    checked = counts["passed"] + counts["failed"]
+    verdict = "ok" if report["ok"] else "FAILED" if counts["failed"] else "NOTHING CHECKED"
     print(f"{verdict}: {len(results)} checks, {counts['passed']} passed, {counts['failed']} "
           f"failed, {counts['skipped']} skipped in {time.perf_counter() - started:.2f} wall s "
           f"(seed {seed})", file=out)
+    if not checked:
+        print(f"asyncqueue-check: every check skipped, so nothing about {args.target!r} was "
+              f"checked; -v or --report lists why (a shape whose methods the class lacks? "
+              f"--only a category it does not support?)", file=sys.stderr)
+        return EXIT_UNUSABLE
     return EXIT_OK if report["ok"] else EXIT_FAILED
 
 
@@ -188,9 +199,10 @@ def _follow_old_spellings(args: argparse.Namespace) -> list[str]:
     return notes
 
 
-def _run_conformance(factory: TargetFactory, categories: list[str], seed: int, out: TextIO
-                  ) -> list[CheckResult]:
-    """Run the conformance checks, printing each category's line as soon as it is done."""
+def _run_conformance(factory: TargetFactory, categories: list[str], seed: int, out: TextIO,
+                     verbose: bool) -> list[CheckResult]:
+    """Run the conformance checks, printing each category's line as soon as it is done (and,
+    ``verbose``, its skipped checks)."""
     results: list[CheckResult] = []
     waiting = list(categories)  # a category without checks gets its line in its place
     for category, group in groupby(iter_results(factory, select_checks(categories), seed),
@@ -200,7 +212,7 @@ def _run_conformance(factory: TargetFactory, categories: list[str], seed: int, o
         waiting.remove(category)
         done = list(group)
         results += done
-        print(category_line(category, summarize(done)), file=out, flush=True)
+        _print_category(category, summarize(done), out, verbose)
     for category in waiting:
         print(category_line(category, summarize(())), file=out)
     return results
@@ -223,10 +235,15 @@ def _report_machines(args: argparse.Namespace, machines: MachinesRun, seed: int,
           f"examples per run, seed {seed}", file=out, flush=True)
     results = machines.wait()
     for result in results:
-        print(category_line(result.category, summarize([result])), file=out)
+        _print_category(result.category, summarize([result]), out, args.verbose)
     if args.save_regression and any(r.status == "failed" for r in results):
         print(f"regression tests written to {args.save_regression}", file=out)
     return results
+
+
+def _print_category(category: str, entry: dict[str, Any], out: TextIO, verbose: bool) -> None:
+    lines = [category_line(category, entry)] + (skip_lines(entry) if verbose else [])
+    print(*lines, sep="\n", file=out, flush=True)
 
 
 def _run_bench(factory: TargetFactory, out: TextIO) -> list[dict[str, Any]]:

@@ -16,8 +16,10 @@ The JSON (schema ``asyncqueue-report/1``)::
                 "bytes_per_pending": 213.2}]}
 
 A category's status is ``failed`` if any of its checks failed, ``skipped`` if all were
-skipped, else ``passed``; ``reason`` is there exactly when the status is ``skipped``. ``ok`` is
-true when no category failed. ``bench`` is there only when benchmarks ran
+skipped, else ``passed``; ``reason`` is there exactly when the status is ``skipped``, and
+``skips`` (``[{"check", "reason"}]``) whenever a check of the category was skipped. ``ok`` is
+true when no category failed and at least one check passed (a run in which everything was
+skipped checked nothing). ``bench`` is there only when benchmarks ran
 (``asyncqueue-check --bench``): one object per row with the keys of
 :data:`pytest_asyncqueue.benchmark.REPORT_KEYS`, the figures null and a ``note`` saying why when
 the row could not be measured; it never changes ``ok``. A failure may carry ``replay``, the
@@ -50,6 +52,7 @@ __all__ = [
     "failure_lines",
     "model_replay_command",
     "replay_command",
+    "skip_lines",
     "summarize",
     "validate_report",
     "write_report",
@@ -69,7 +72,7 @@ def summarize(results: Iterable[CheckResult]) -> dict[str, Any]:
     Returns:
         ``{"status", "passed", "failed", "skipped", "failures"}``, plus ``"reason"`` (the
         distinct skip reasons, joined with "; ") when every check was skipped or there were
-        none.
+        none, and ``"skips"`` (each skipped check and why) when any was skipped.
     """
     results = list(results)
     counts = {status: sum(r.status == status for r in results) for status in STATUSES}
@@ -89,6 +92,9 @@ def summarize(results: Iterable[CheckResult]) -> dict[str, Any]:
     if status == "skipped":
         reasons = dict.fromkeys(r.message for r in results)
         entry["reason"] = "; ".join(reasons) or NO_CHECKS
+    skips = [{"check": r.name, "reason": r.message} for r in results if r.status == "skipped"]
+    if skips:
+        entry["skips"] = skips
     return entry
 
 
@@ -117,7 +123,8 @@ def build_report(target: str, shape: str, seed: int, results: Iterable[CheckResu
         "schema": SCHEMA,
         "target": target,
         "shape": shape,
-        "ok": all(e["status"] != "failed" for e in entries.values()),
+        "ok": all(e["status"] != "failed" for e in entries.values()) and any(
+            e["passed"] for e in entries.values()),
         "seed": seed,
         "categories": entries,
     }
@@ -158,11 +165,13 @@ def validate_report(report: Any) -> None:
         _validate_category(name, entry, problems)
     if "bench" in report:
         _validate_bench(report["bench"], problems)
-    failed = any(isinstance(e, dict) and e.get("status") == "failed"
-                 for e in categories.values())
-    if "ok" in report and report["ok"] is not (not failed):
-        problems.append(f"ok is {report['ok']!r}; expected {not failed} "
-                        f"({'a' if failed else 'no'} category failed)")
+    entries = [e for e in categories.values() if isinstance(e, dict)]
+    failed = any(e.get("status") == "failed" for e in entries)
+    passed = any(e.get("passed") for e in entries)
+    if "ok" in report and report["ok"] is not (not failed and passed):
+        problems.append(f"ok is {report['ok']!r}; expected {not failed and passed} "
+                        f"({'a' if failed else 'no'} category failed, "
+                        f"{'some' if passed else 'no'} check passed)")
     if problems:
         raise ValueError(f"not an {SCHEMA} report: " + "; ".join(problems))
 
@@ -175,7 +184,8 @@ def _validate_category(name: str, entry: Any, problems: list[str]) -> None:
         problems.append(f"{where} is {entry!r}; expected an object")
         return
     skipped = entry.get("status") == "skipped"
-    _keys(entry, _CATEGORY_KEYS | ({"reason"} if skipped else set()), set(), where, problems)
+    _keys(entry, _CATEGORY_KEYS | ({"reason"} if skipped else set()), {"skips"}, where,
+          problems)
     if entry.get("status") not in STATUSES:
         problems.append(f"{where}.status is {entry.get('status')!r}; expected one of "
                         f"{', '.join(STATUSES)}")
@@ -190,6 +200,7 @@ def _validate_category(name: str, entry: Any, problems: list[str]) -> None:
                             f"for counts {counts}")
     if skipped and not isinstance(entry.get("reason"), str):
         problems.append(f"{where}.reason is {entry.get('reason')!r}; expected a string")
+    _validate_skips(entry.get("skips", []), counts["skipped"], where, problems)
     failures = entry.get("failures")
     if not isinstance(failures, list):
         problems.append(f"{where}.failures is {failures!r}; expected a list")
@@ -201,11 +212,21 @@ def _validate_category(name: str, entry: Any, problems: list[str]) -> None:
         if not isinstance(failure, dict):
             problems.append(f"{at} is {failure!r}; expected an object")
             continue
-        _keys(failure, _FAILURE_KEYS, {"replay"}, at, problems)
-        for key in ("check", "message", "replay"):
+        _keys(failure, _FAILURE_KEYS, {"replay", "follows_from"}, at, problems)
+        for key in ("check", "message", "replay", "follows_from"):
             if key in failure and not isinstance(failure[key], str):
                 problems.append(f"{at}.{key} is {failure[key]!r}; expected a string")
         _integer(failure, "seed", at, problems)
+
+
+def _validate_skips(skips: Any, skipped: Any, where: str, problems: list[str]) -> None:
+    if not isinstance(skips, list) or not all(
+            isinstance(s, dict) and set(s) == {"check", "reason"}
+            and all(isinstance(v, str) for v in s.values()) for s in skips):
+        problems.append(f"{where}.skips is {skips!r}; expected a list of "
+                        f"{{\"check\": str, \"reason\": str}}")
+    elif skips and skipped != len(skips):
+        problems.append(f"{where} lists {len(skips)} skips; skipped is {skipped}")
 
 
 def _validate_bench(rows: Any, problems: list[str]) -> None:
@@ -265,6 +286,16 @@ def category_line(category: str, entry: Mapping[str, Any]) -> str:
     dots = "." * max(3, _COLUMN - len(category) - 1)
     return (f"{category} {dots} {entry['status']} {entry['passed']}/{total}"
             + (f" ({', '.join(extra)})" if extra else ""))
+
+
+def skip_lines(entry: Mapping[str, Any]) -> list[str]:
+    """One indented line per skipped check of a category entry: its name and why.
+
+    Example:
+        >>> skip_lines({"skips": [{"check": "cancel_queued", "reason": "target has no cancel"}]})
+        ['    skipped cancel_queued: target has no cancel']
+    """
+    return [f"    skipped {s['check']}: {s['reason']}" for s in entry.get("skips", ())]
 
 
 def replay_command(target: str, shape: str, category: str, seed: int) -> str:

@@ -210,3 +210,31 @@ def test_the_model_starts_before_the_conformance_checks_and_stops_if_they_raise(
 
     assert events == ["model started", "conformance checks"]
     assert not multiprocessing.active_children()
+
+
+def test_verbose_names_every_skipped_check_and_why_under_its_category(tmp_path: Path) -> None:
+    report_path = tmp_path / "r.json"
+    status, lines = check("examples/tiny_pool.py", "--suite", "conformance", "--seed", "3", "-v",
+                          "--report", str(report_path))
+
+    report = json.loads(report_path.read_text())
+    skips = [(c, s) for c, e in report["categories"].items() for s in e.get("skips", [])]
+    assert status == 0 and skips  # tiny_pool has no priorities: some checks skip
+    for category, skip in skips:
+        line = f"    skipped {skip['check']}: {skip['reason']}"
+        assert line in lines
+        heading = max(i for i, text in enumerate(lines[:lines.index(line)])
+                      if not text.startswith(" "))
+        assert lines[heading].startswith(f"{category} ")
+    _, quiet = check("examples/tiny_pool.py", "--suite", "conformance", "--seed", "3")
+    assert not any(text.startswith("    skipped ") for text in quiet)
+
+
+def test_a_run_in_which_every_check_skipped_checked_nothing_and_exits_2(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    status, lines = check("queue_core", "--only", "durability", "--suite", "conformance")
+
+    assert status == 2
+    assert lines[-1].startswith("NOTHING CHECKED: 0 checks, 0 passed, 0 failed, 0 skipped")
+    assert "every check skipped, so nothing about 'queue_core' was checked" in (
+        capsys.readouterr().err)

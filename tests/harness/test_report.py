@@ -17,6 +17,7 @@ from pytest_asyncqueue.report import (
     replay_command,
     summarize,
     validate_report,
+    skip_lines,
     write_report,
 )
 from pytest_asyncqueue.runner import CheckResult, run_checks
@@ -57,16 +58,31 @@ def test_a_category_fails_if_one_check_failed_is_skipped_if_all_were_else_passes
         "schema": SCHEMA, "target": "my/queue.py", "shape": "oas37a", "ok": False, "seed": 1234,
         "categories": {
             "ordering": {"status": "passed", "passed": 1, "failed": 0, "skipped": 1,
-                         "failures": []},
+                         "failures": [],
+                         "skips": [{"check": "b", "reason": "target has no delay"}]},
             "retries": {"status": "failed", "passed": 1, "failed": 1, "skipped": 0,
                         "failures": [{"check": "backoff_is_exponential",
                                       "message": "S3: waits were [0.1, 0.2, 0.3]",
                                       "seed": 1234}]},
             "durability": {"status": "skipped", "passed": 0, "failed": 0, "skipped": 2,
-                           "failures": [], "reason": "target has no durable store"},
+                           "failures": [], "reason": "target has no durable store",
+                           "skips": [{"check": "d", "reason": "target has no durable store"},
+                                     {"check": "e", "reason": "target has no durable store"}]},
         },
     }
     validate_report(report)
+    assert skip_lines(report["categories"]["ordering"]) == [
+        "    skipped b: target has no delay"]
+
+
+def test_a_run_in_which_every_check_skipped_is_not_ok() -> None:
+    report = build_report("my/queue.py", "oas37a", 1234, RESULTS[-2:])
+
+    assert report["ok"] is False
+    validate_report(report)
+    with pytest.raises(ValueError, match="ok is True; expected False .no category failed, "
+                                         "no check passed"):
+        validate_report({**report, "ok": True})
 
 
 def test_ok_is_true_when_no_category_failed_and_listed_empty_categories_are_skipped() -> None:
@@ -102,7 +118,7 @@ def test_the_example_of_the_design_validates() -> None:
         (lambda r: r.update(extra=1), "the report has unexpected extra"),
         (lambda r: r.update(schema="asyncqueue-report/2"),
          "schema is 'asyncqueue-report/2'; expected 'asyncqueue-report/1'"),
-        (lambda r: r.update(ok=True), "ok is True; expected False (a category failed)"),
+        (lambda r: r.update(ok=True), "ok is True; expected False (a category failed, some check passed)"),
         (lambda r: r["categories"]["ordering"].update(status="failed"),
          "categories.ordering.status is 'failed'; expected 'passed' for counts"),
         (lambda r: r["categories"]["retries"].update(failed=2),
