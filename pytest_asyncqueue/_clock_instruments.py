@@ -3,8 +3,8 @@
 An asyncio ``SelectorEventLoop`` is steered through two objects it owns: its selector (asked
 how long to wait for I/O when nothing is ready) and its ready queue (a deque it pops callbacks
 from). :class:`AutojumpSelector` hands the idle wait to the loop so that virtual time can jump;
-:class:`TimedReadyQueue` times every callback and shuffles each iteration's callbacks when the
-loop is seeded. :func:`where_task_waits` and :func:`describe_callback` name a suspended task
+:class:`TimedReadyQueue` times every callback and, when the loop is seeded, reorders the timers
+due at one instant. :func:`where_task_waits` and :func:`describe_callback` name a suspended task
 and a slow callback in the loop's error messages and blocking-call records.
 """
 
@@ -54,7 +54,8 @@ class AutojumpSelector:
 
 
 class TimedReadyQueue(collections.deque):  # type: ignore[type-arg]
-    """A loop's ready queue that times each callback between pops and can shuffle per iteration.
+    """A loop's ready queue that times each callback between pops and, seeded, reorders the
+    timers due at one instant.
 
     The gap between two pops is the wall time of the callback popped first; :meth:`finish`
     times the last one of an iteration. No tracing: one clock read per callback.
@@ -63,15 +64,15 @@ class TimedReadyQueue(collections.deque):  # type: ignore[type-arg]
         record_blocking: called with the handle and its wall seconds for each callback that
             ran at least ``threshold`` wall seconds.
         threshold: wall seconds; ``inf`` records nothing.
-        rng: shuffles the queue at the first pop after ``shuffle_due`` is set; None for a
-            loop that never sets it (FIFO order).
+        rng: reorders the timers due at one instant at the first pop after ``reorder_due``
+            is set; None for a loop that never sets it (heap order, as asyncio's).
 
     Attributes:
-        shuffle_due: set by the loop at the start of an iteration to shuffle once.
+        reorder_due: set by the loop at the start of an iteration to reorder once.
     """
 
     __slots__ = ("_record_blocking", "_threshold", "_rng", "_current", "_started",
-                 "shuffle_due")
+                 "reorder_due")
 
     def __init__(self, record_blocking: Callable[[asyncio.Handle, float], None],
                  threshold: float, rng: random.Random | None) -> None:
@@ -81,21 +82,42 @@ class TimedReadyQueue(collections.deque):  # type: ignore[type-arg]
         self._rng = rng
         self._current: Any = None
         self._started = 0.0
-        self.shuffle_due = False
+        self.reorder_due = False
 
     def popleft(self) -> Any:
         now = _perf_counter()
         if self._current is not None and now - self._started >= self._threshold:
             self._record_blocking(self._current, now - self._started)
-        if self.shuffle_due:
-            self.shuffle_due = False
-            items = list(self)
-            self._rng.shuffle(items)  # type: ignore[union-attr]
-            self.clear()
-            self.extend(items)
+        if self.reorder_due:
+            self.reorder_due = False
+            self._reorder_ties()
         self._current = handle = _popleft(self)
         self._started = now
         return handle
+
+    def _reorder_ties(self) -> None:
+        """Permute the timers due at one instant among their own places in the queue.
+
+        At the first pop of an iteration the only timer handles in the queue are the ones
+        the loop has just found due, in heap order; asyncio leaves the order of timers due
+        at the same time undefined, so any permutation of them is one a stock loop may run.
+        Every other callback keeps its FIFO place.
+        """
+        ties: dict[float, list[int]] = {}
+        for index, handle in enumerate(self):
+            if type(handle) is asyncio.TimerHandle:
+                ties.setdefault(handle.when(), []).append(index)
+        ties = {when: places for when, places in ties.items() if len(places) > 1}
+        if not ties:
+            return
+        items = list(self)
+        for places in ties.values():
+            handles = [items[i] for i in places]
+            self._rng.shuffle(handles)  # type: ignore[union-attr]
+            for index, handle in zip(places, handles, strict=True):
+                items[index] = handle
+        self.clear()
+        self.extend(items)
 
     def finish(self) -> None:
         """Time the last callback of an iteration and drop the reference to it."""

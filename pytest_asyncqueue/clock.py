@@ -34,9 +34,10 @@ IMPLEMENTATION DETAIL - blocking calls and seeded order
 
 The ready queue is a deque whose ``popleft`` reads ``time.perf_counter()``: the gap between two
 pops is the wall time of the callback popped first; the last one is timed when the iteration
-ends. No tracing: one clock read per callback. With ``seed`` set, the queue is shuffled with
-``random.Random(seed)`` at the start of each iteration to explore other interleavings (this
-breaks asyncio's FIFO promise on purpose); the same code and seed give the same schedule.
+ends. No tracing: one clock read per callback. With ``seed`` set, the timers due at one
+instant run in an order drawn from ``random.Random(seed)`` (asyncio leaves that order
+undefined); every other callback keeps asyncio's FIFO order, so a seeded loop explores only
+schedules a stock loop can produce. The same code and seed give the same schedule.
 
 The wrapped selector, the timed ready queue and the helpers that name a waiting task or a slow
 callback live in ``_clock_instruments``; this module is the loop itself and its entry points.
@@ -99,8 +100,9 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
     ``asyncio.Runner(loop_factory=...)`` or the ``asyncqueue_clock`` pytest marker.
 
     Args:
-        seed: None (default) runs ready callbacks in FIFO order like stock asyncio; an int
-            shuffles each iteration's ready callbacks with ``random.Random(seed)``.
+        seed: None (default) runs timers due at one instant in heap order, like stock
+            asyncio; an int runs them in an order drawn from ``random.Random(seed)``. Ready
+            callbacks always run in FIFO order, as asyncio promises.
         detect_deadlocks: Raise :class:`DeadlockError` when tasks wait and nothing can ever
             wake them (default True).
         blocking_threshold: Wall seconds a single callback may hold the loop before it is
@@ -189,7 +191,7 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
 
     @property
     def seed(self) -> int | None:
-        """The seed of the ready-queue shuffle, or None for FIFO order."""
+        """The seed of the order of timers due at one instant, or None for heap order."""
         return self._seed
 
     @property
@@ -233,7 +235,7 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
     def _run_once(self) -> None:
         ready = self._ready
         if self._seed is not None:
-            ready.shuffle_due = True  # type: ignore[attr-defined]
+            ready.reorder_due = True  # type: ignore[attr-defined]
         super()._run_once()  # type: ignore[misc]
         if self._blocking_threshold is not None:
             ready.finish()  # type: ignore[attr-defined]
@@ -298,7 +300,7 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
 
 def _check_options(seed: Any, threshold: Any, raise_on_blocking: Any, max_real: Any) -> None:
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise TypeError(f"seed={seed!r} must be an int, or None for FIFO order")
+        raise TypeError(f"seed={seed!r} must be an int, or None for asyncio's own order")
     for name, value in (("blocking_threshold", threshold), ("max_real_seconds", max_real)):
         if value is not None and (not isinstance(value, (int, float)) or not value > 0):
             raise ValueError(f"{name}={value!r} must be a number of wall seconds > 0, or None")
