@@ -70,15 +70,9 @@ class Tally:
     examples: int = 0
     first_failure: int | None = None  # the example in which the first failure showed
     discarded: int = 0  # examples that broke a muted category
-    discard_budget: int = 10**9  # discarded examples after which the run judges no more
     blocking: dict[str, list[Any]] = field(default_factory=dict)  # call site -> records
     blocking_seen: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
     heartbeat: Callable[[], None] | None = None  # called after every loop iteration
-
-    @property
-    def over(self) -> bool:
-        """Whether most examples broke a muted category before any failure showed."""
-        return self.first_failure is None and self.discarded > self.discard_budget
 
 
 def failed_result(finding: Finding, steps: Iterable[str],

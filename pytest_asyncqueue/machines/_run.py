@@ -7,7 +7,6 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Final
 
 from hypothesis import HealthCheck, Phase, Verbosity
 from hypothesis import seed as hypothesis_seed
@@ -23,9 +22,6 @@ from ._outcomes import MachineFailure, MachineResult, Tally, blocking_result, fa
 from ._regression import write_regression
 from ._shrink import shrink
 
-_DISCARDS_PER_EXAMPLE: Final = 3  # examples broken by a muted category, per one asked for
-
-
 def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
                  categories: Iterable[str] | None = None, steps: int = 30,
                  runs: int | None = None, shrinks: int = 150,
@@ -34,7 +30,8 @@ def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
     """Model-check a target: one result per category, in :data:`MODEL_CATEGORIES` order.
 
     Runs :class:`QueueMachine` under Hypothesis with ``seed``. When a category fails, the
-    run is repeated with it muted (examples in which it breaks are discarded) until no
+    run is repeated with it muted (examples in which it breaks are discarded, and Hypothesis
+    draws others until ``examples`` were judged or it gives up on finding enough) until no
     judged category fails or ``runs`` runs are done. A failure found with others muted may
     follow from them; its message says so. The same arguments give the same results.
 
@@ -71,7 +68,7 @@ def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
     for _ in itertools.count() if runs is None else range(runs):
         if len(muted) == len(MODEL_CATEGORIES):
             break
-        tally = Tally(discard_budget=_DISCARDS_PER_EXAMPLE * examples, heartbeat=heartbeat)
+        tally = Tally(heartbeat=heartbeat)
         failure = _run_once(factory, seed, examples, steps, frozenset(muted), tally)
         if isinstance(failure, MachineFailure) and failure.calls:
             failure = shrink(factory, failure, budget=shrinks, heartbeat=heartbeat)
@@ -80,6 +77,7 @@ def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
             tally.first_failure or tally.examples)]
         if "concurrency" not in muted and (blocked := blocking_result(tally, seed)):
             found.insert(0, blocked)
+        new = [r for r in found if r.category not in muted]
         for result in found:
             if result.category in wanted and result.category not in results:
                 results[result.category] = replace(result, message=result.message + (
@@ -88,12 +86,14 @@ def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
                     if failed else ""))
                 failed.append(result.category)
                 muted.add(result.category)
-        if failure == "discarded":  # most examples broke a muted category first
+        if failure == "discarded":  # every example broke a muted category first
             break
         if failure is None:
             done = True
             break
-    reason = "model: not judged; " + (f"most examples broke {', '.join(failed)} first"
+        if not new:  # a failure in a muted category (a replay that went otherwise): the
+            break    # next run would find it again
+    reason = "model: not judged; " + (f"every example broke {', '.join(failed)} first"
                                       if failure == "discarded" else
                                       f"the model check stops after {len(failed)} failures")
     ordered = [results.get(c) or (MachineResult(c, "passed", seed=seed, examples=tally.examples)
@@ -109,9 +109,8 @@ def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
 
 def _run_once(factory: TargetFactory, seed: int, examples: int, steps: int,
               muted: frozenset[str], tally: Tally) -> MachineFailure | str | None:
-    """One Hypothesis run, generation only: the first failure, or "discarded" once the
-    examples discarded for breaking a muted category outnumber those asked for three to
-    one (:attr:`Tally.over`; later examples are rejected as they start)."""
+    """One Hypothesis run, generation only: the first failure, or "discarded" when every
+    example broke a muted category (Hypothesis found none to judge)."""
     def make() -> QueueMachine:
         return QueueMachine(factory, muted=muted, tally=tally)
 
@@ -141,4 +140,4 @@ def _run_once(factory: TargetFactory, seed: int, examples: int, steps: int,
                 "concurrency", "replays_deterministically", f"S9: the same steps on the same "
                 f"loop schedule went differently when replayed ({type(error).__name__}); the "
                 f"queue must take its time from the loop's clock and start no threads"), [], [])
-    return "discarded" if tally.over else None
+    return None

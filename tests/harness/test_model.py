@@ -239,12 +239,12 @@ class ZeroWorkersAccepted(TaskQueue):
         super().__init__(workers=max(workers, 1), **settings)
 
 
-def test_a_category_is_not_judged_when_most_examples_break_another_first() -> None:
+def test_a_category_is_not_judged_when_every_example_breaks_another_first() -> None:
     factory = TargetFactory(ZeroWorkersAccepted, QueueCoreAdapter)
     stats, edge = run_machines(factory, seed=3, examples=5, categories=["edge_cases", "stats"])
     assert (edge.status, edge.check) == ("failed", "zero_workers_rejected")
     assert (stats.status, stats.message) == (
-        "skipped", "model: not judged; most examples broke edge_cases first")
+        "skipped", "model: not judged; every example broke edge_cases first")
 
 
 class SubmitAfterStopAccepted(TaskQueue):
