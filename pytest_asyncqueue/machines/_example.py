@@ -108,14 +108,19 @@ class Example(RuleBasedStateMachine):
         args = ", ".join(f"{k}={shown(v)}" for k, v in arguments.items())
         self.steps.append(f"state.{rule_name}({args})")
 
-    def _fail(self, category: str, check: str, message: str) -> None:
-        self._fail_with(Finding(category, check, message))
+    def _fail(self, category: str, check: str, message: str, *, soft: bool = False) -> None:
+        self._fail_with(Finding(category, check, message), soft=soft)
 
-    def _fail_with(self, finding: Finding | None) -> None:
-        """Raise the finding as a failure; a muted one discards the example instead."""
+    def _fail_with(self, finding: Finding | None, *, soft: bool = False) -> None:
+        """Raise the finding as a failure. A muted one does not stop the other categories
+        from being judged: a ``soft`` one (the target and the model still agree on what
+        happened, as after a wrong answer that changed nothing) is passed over, and any
+        other discards the example."""
         if finding is None:
             return
         if finding.category in self.muted:
+            if soft:
+                return
             self.tally.discarded += 1
             reject()
         if self.tally.first_failure is None:

@@ -239,12 +239,29 @@ class ZeroWorkersAccepted(TaskQueue):
         super().__init__(workers=max(workers, 1), **settings)
 
 
-def test_a_category_is_not_judged_when_every_example_breaks_another_first() -> None:
+def test_a_defect_every_example_shows_does_not_stop_other_categories_being_judged() -> None:
+    # Accepting workers=0 changes nothing the model follows: once edge_cases is muted, the
+    # finding is passed over and the examples go on to judge stats (DESIGN section 3).
     factory = TargetFactory(ZeroWorkersAccepted, QueueCoreAdapter)
     stats, edge = run_machines(factory, seed=3, examples=5, categories=["edge_cases", "stats"])
     assert (edge.status, edge.check) == ("failed", "zero_workers_rejected")
+    assert (stats.status, stats.examples) == ("passed", 5)
+
+
+class StartRaises(TaskQueue):
+    """Cannot start: every example breaks at its start, and nothing else can be judged."""
+
+    def start(self) -> None:
+        raise RuntimeError("no workers today")
+
+
+def test_a_category_is_not_judged_when_every_example_breaks_another_first() -> None:
+    factory = TargetFactory(StartRaises, QueueCoreAdapter)
+    concurrency, stats = run_machines(factory, seed=3, examples=5,
+                                      categories=["concurrency", "stats"])
+    assert (concurrency.status, concurrency.check) == ("failed", "target_raises")
     assert (stats.status, stats.message) == (
-        "skipped", "model: not judged; every example broke edge_cases first")
+        "skipped", "model: not judged; every example broke concurrency first")
 
 
 class SubmitAfterStopAccepted(TaskQueue):
