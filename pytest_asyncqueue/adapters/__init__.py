@@ -30,7 +30,7 @@ in ``_registry.BUILTIN_SHAPES``.
 
 from __future__ import annotations
 
-from ._capabilities import SETTINGS, SUBMIT_OPTIONS, Capabilities
+from ._capabilities import FEATURES, SETTINGS, SUBMIT_OPTIONS, Capabilities
 from ._factory import TargetFactory
 from ._loading import load_target, make_factory
 from ._protocol import Adapter, AdapterClass, LoadError, Outcome, ResultMissing, Unsupported
@@ -44,6 +44,7 @@ __all__ = [
     "AdapterClass",
     "Capabilities",
     "FAMILIES",
+    "FEATURES",
     "LoadError",
     "Oas37aAdapter",
     "Outcome",

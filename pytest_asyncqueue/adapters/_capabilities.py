@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-__all__ = ["SETTINGS", "SUBMIT_OPTIONS", "Capabilities"]
+__all__ = ["FEATURES", "SETTINGS", "SUBMIT_OPTIONS", "Capabilities"]
 
 SETTINGS: Final = ("workers", "base_delay", "max_delay", "max_results", "result_ttl",
                    "max_pending")
@@ -13,6 +13,15 @@ SETTINGS: Final = ("workers", "base_delay", "max_delay", "max_results", "result_
 
 SUBMIT_OPTIONS: Final = ("priority", "max_retries", "task_id", "delay", "timeout")
 """Per-task options a check may pass to ``submit``."""
+
+FEATURES: Final = ("cancel", "closed_state", "worker_tasks", "result_timeout") + tuple(
+    f"stats.{key}" for key in ("pending", "running", "completed", "failed", "cancelled",
+                               "retried", "workers"))
+"""What a target has unless its adapter declares it absent (:attr:`Capabilities.absent`):
+``cancel`` (a cancel of a pending task), ``closed_state`` (``submit`` after ``stop`` is
+refused), ``worker_tasks`` (a fixed set of worker coroutines that ``stop`` ends: without
+them ``workers`` is a bound on concurrency, not a count of live tasks), ``result_timeout``
+(a result wait that can time out) and each stats counter ``stats.<key>``."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,9 @@ class Capabilities:
         extras: abilities beyond settings and options, by name, that checks may need.
             Today one: "cancel_running", ``cancel`` reaches a running task's handler (the
             conformance checks that cancel a running task are skipped without it).
+        absent: the :data:`FEATURES` the target lacks (all present by default). A check
+            or a state-machine rule that needs one is skipped with "target has no ...", as
+            for a missing setting: absent is not wrong (DESIGN section 3).
     """
 
     settings: frozenset[str]
@@ -53,8 +65,21 @@ class Capabilities:
     full_errors: tuple[type[BaseException], ...] = ()
     closed_errors: tuple[type[BaseException], ...] = (RuntimeError,)
     extras: frozenset[str] = field(default_factory=frozenset)
+    absent: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.absent) - set(FEATURES))
+        if unknown:
+            raise ValueError(f"Capabilities(absent=...) names {', '.join(unknown)}, which "
+                             f"are not features; the features are {', '.join(FEATURES)}")
 
     def missing(self, needs: tuple[str, ...]) -> list[str]:
-        """Return the needs (setting, submit option or extra names) the target lacks."""
+        """Return the needs (settings, submit options, extras or :data:`FEATURES`) the
+        target lacks."""
         have = self.settings | self.submit_options | self.extras
-        return [need for need in needs if need not in have]
+        return [need for need in needs
+                if need in self.absent or (need not in FEATURES and need not in have)]
+
+    def has(self, feature: str) -> bool:
+        """Whether the target has one of the :data:`FEATURES`."""
+        return not self.missing((feature,))

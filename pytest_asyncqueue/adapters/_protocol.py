@@ -64,6 +64,10 @@ class Adapter(Protocol):
     Every method is required: the harness calls each of them. What a target lacks is said
     beforehand, in its :class:`Capabilities`: a conformance check that needs an absent
     setting, submit option or extra is skipped with that reason, never passed or failed.
+    So is one that needs a feature the capabilities declare ``absent`` (no cancel, no
+    closed state, no worker tasks, no result timeout, a stats counter the target does not
+    keep); the method that would serve it is then never called for that purpose (a
+    :meth:`cancel` may raise :class:`Unsupported`, :meth:`stats` may leave the key out).
     At run time :class:`Unsupported` says the same in two places only: raised while the
     adapter is built (a setting) or by :meth:`submit` (an option), it makes the check skip;
     from any other method it is the target's error, like any other exception.

@@ -26,14 +26,15 @@ class Observation:
     answers: dict[str, bool] = field(default_factory=dict)
 
 
-def findings(model: Model, seen: Observation, *, exact: bool, accepted: int, now: float
-             ) -> list[Finding]:
+def findings(model: Model, seen: Observation, *, exact: bool, accepted: int, now: float,
+             absent: frozenset[str] = frozenset()) -> list[Finding]:
     """Every way ``seen`` differs from ``model``.
 
     Args:
         exact: every finished task's status stays known (else a finished task may read None).
         accepted: submits the target accepted so far (S6's bound on ``submitted``).
         now: the loop's time, for messages.
+        absent: the stats counters the target does not keep (their keys).
     """
     found = [Finding("cancellation", "cancel_answers", f"S4: cancel({name}) returned "
                      f"{answer!r}; expected {model.answers[name]!r}")
@@ -46,20 +47,22 @@ def findings(model: Model, seen: Observation, *, exact: bool, accepted: int, now
     for name, outcome in seen.results.items():
         found += result_findings(model, name, outcome)
     if seen.stats is not None:
-        found += stats_findings(model.stats(), seen.stats, accepted, now)
+        found += stats_findings(model.stats(), seen.stats, accepted, now, absent)
     return found
 
 
-def stats_findings(want: dict[str, int], got: dict[str, int], accepted: int, now: float
-                   ) -> list[Finding]:
-    """Missing stats keys, counters that differ from the model's, and S6 breaches."""
-    missing = [k for k in REQUIRED_STATS if k not in got]
+def stats_findings(want: dict[str, int], got: dict[str, int], accepted: int, now: float,
+                   absent: frozenset[str] = frozenset()) -> list[Finding]:
+    """Missing stats keys, counters that differ from the model's, and S6 breaches; the
+    ``absent`` keys (counters the target does not keep) are neither missing nor compared."""
+    missing = [k for k in REQUIRED_STATS if k not in got and k not in absent]
     if missing:
         return [Finding("stats", "stats_keys", f"S6/oas37a-5: stats has no "
                         f"{', '.join(map(repr, missing))} key; keys were {sorted(got)}")]
     found = [Finding("stats", "stats_match_model", f"S6: stats[{key!r}] was {got[key]}; "
                      f"expected {want[key]} (stats {got})")
-             for key in want if key != "workers" and key in got and got[key] != want[key]]
+             for key in want if key != "workers" and key not in absent and key in got
+             and got[key] != want[key]]
     problem = s6_problem(got, None, accepted, 0, f"at t={now:g}")
     return found + [Finding("stats", "stats_invariant", problem)] if problem else found
 

@@ -39,7 +39,8 @@ def _racing(machine: QueueMachine) -> list[str]:
 
 PRECONDITIONS: Final[dict[str, Callable[[QueueMachine], bool]]] = {
     "submit_duplicate": lambda machine: machine.can["task_id"] and bool(_unfinished(machine)),
-    "cancel_racing": lambda machine: bool(_racing(machine)),
+    "cancel": lambda machine: machine.can["cancel"],
+    "cancel_racing": lambda machine: machine.can["cancel"] and bool(_racing(machine)),
     "advance_to_next_event": lambda machine: bool(machine.models) and (
         machine.models[0].next_time() is not None),
 }
@@ -69,6 +70,10 @@ class QueueMachine(Example):
         self.can = {o: o in caps.submit_options
                     for o in ("priority", "max_retries", "delay", "task_id", "timeout")}
         self.can["retry"] = self.can["max_retries"] and {"base_delay", "max_delay"} <= caps.settings
+        self.can.update((feature, caps.has(feature))
+                        for feature in ("cancel", "closed_state", "worker_tasks"))
+        self.absent_stats = frozenset(f.removeprefix("stats.") for f in caps.absent
+                                      if f.startswith("stats."))
         self.models: list[Model] = []
         self.names = itertools.count(1)
         self.answer: tuple[str, bool] | None = None  # an immediate cancel's answer
@@ -147,6 +152,7 @@ class QueueMachine(Example):
                        f"task_id raised {exc(outcome)}; expected a ValueError", soft=True)
         self._advance()
 
+    @precondition(PRECONDITIONS["cancel"])
     @rule(which=st.sampled_from(("pending", "running", "backoff", "finished", "unknown")),
           pick=st.integers(0, 7))
     def cancel(self, which: str, pick: int) -> None:
@@ -272,7 +278,8 @@ class QueueMachine(Example):
                             or divergence.explain())
 
     def _worker_loss(self, snapshot: dict[str, int] | None, fresh: list[Any]) -> Finding | None:
-        if snapshot is None or "workers" not in snapshot or self.closed:
+        if snapshot is None or "workers" not in snapshot or self.closed or not self.can[
+                "worker_tasks"]:
             return None
         return worker_loss(snapshot["workers"], self.models[0].params.workers,
                            cancelled_running=self.cancelled_running,
@@ -317,7 +324,8 @@ class QueueMachine(Example):
 
     def _findings(self, model: Model, seen: Observation) -> list[Finding]:
         return [f for f in findings(model, seen, exact=self.exact, accepted=self.target.accepted,
-                                    now=self.loop.time()) if f.category not in self.muted]
+                                    now=self.loop.time(), absent=self.absent_stats)
+                if f.category not in self.muted]
 
     def _finish(self) -> None:
         """Stop the queue, judge what it did and what it left, then try to submit again."""
@@ -352,7 +360,7 @@ class QueueMachine(Example):
             self._fail("memory", "stop_finishes_tasks", f"S5: stop(drain={drain}) returned "
                        f"at t={in_seconds(model.now)} while {', '.join(left)} were unfinished",
                        soft=True)
-        if workers:
+        if workers and self.can["worker_tasks"]:
             self._fail("memory", "stop_ends_workers", f"S5/oas37a-6: when stop() returned, "
                        f"stats['workers'] was {workers}; expected 0", soft=True)
         if alive:
@@ -365,6 +373,8 @@ class QueueMachine(Example):
             self._fail("memory", "finished_tasks_dropped", f"S7: after stop() returned, the "
                        f"queue still holds the handlers of finished tasks {', '.join(held)}",
                        soft=True)
+        if not self.can["closed_state"]:
+            return
         closed = self.factory.capabilities.closed_errors
         outcome = self._call(self.target.submit(self.handlers.make("late", Work()), {}),
                              "submit after stop", "edge_cases", expect=Exception)

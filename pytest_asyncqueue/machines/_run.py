@@ -56,6 +56,7 @@ def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
     caps = factory.capabilities
     lacking = {"retries": "submit has no max_retries option" * ("max_retries" not in
                                                                caps.submit_options),
+               "cancellation": "target has no cancel" * (not caps.has("cancel")),
                "scheduling": "submit has no delay or timeout option" * (
                    not {"delay", "timeout"} & caps.submit_options)}
     if "workers" not in caps.settings:

@@ -185,3 +185,18 @@ def test_a_shape_is_refused_unless_its_name_family_and_adapter_agree(tiny_pool_s
         Shape("pool", "thread pool", ("add",), tiny_pool_shape.adapter)
     with pytest.raises(ValueError, match="its adapter's shape is 'tiny_pool'; give both the"):
         Shape("pool", "handler queue", ("add",), tiny_pool_shape.adapter)
+
+
+def test_an_absent_feature_is_missing_and_an_unknown_one_is_refused() -> None:
+    from pytest_asyncqueue.adapters import FEATURES, Capabilities
+
+    caps = Capabilities(frozenset({"workers"}), frozenset(), drain_choice=True,
+                        absent=frozenset({"cancel", "stats.retried"}))
+    assert caps.missing(("workers", "cancel", "closed_state", "stats.retried", "delay")) == [
+        "cancel", "stats.retried", "delay"]
+    assert (caps.has("cancel"), caps.has("closed_state")) == (False, True)
+    assert "stats.running" in FEATURES
+    with pytest.raises(ValueError, match="names stats.done, which are not features; the "
+                                         "features are cancel, closed_state"):
+        Capabilities(frozenset(), frozenset(), drain_choice=True,
+                     absent=frozenset({"stats.done"}))

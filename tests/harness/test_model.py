@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -289,3 +290,23 @@ def test_the_old_name_of_work_still_works_and_warns() -> None:
     with pytest.warns(DeprecationWarning, match="model.Work"):
         from pytest_asyncqueue.model import Probe
     assert Probe is Work
+
+
+def test_the_machines_skip_what_a_target_declares_absent_and_judge_the_rest() -> None:
+    # No cancel and no retried counter: cancellation is not judged, and the stats are
+    # compared without retried (queue_core keeps it, but the adapter says it does not).
+    caps = replace(QueueCoreAdapter.capabilities_of(TaskQueue),
+                   absent=frozenset({"cancel", "stats.retried"}))
+
+    class WithoutCancel(QueueCoreAdapter):
+        @classmethod
+        def capabilities_of(cls, queue_class):  # type: ignore[no-untyped-def]
+            return caps
+
+        async def cancel(self, task_id):  # type: ignore[no-untyped-def]
+            raise AssertionError("cancel was called although the target has none")
+
+    results = run_machines(TargetFactory(TaskQueue, WithoutCancel), seed=2, examples=10)
+    verdicts = {r.category: (r.status, r.message) for r in results}
+    assert verdicts.pop("cancellation") == ("skipped", "model: target has no cancel")
+    assert {status for status, _ in verdicts.values()} == {"passed"}
