@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import asyncio
 from dataclasses import replace
 from pathlib import Path
 
@@ -310,3 +311,17 @@ def test_the_machines_skip_what_a_target_declares_absent_and_judge_the_rest() ->
     verdicts = {r.category: (r.status, r.message) for r in results}
     assert verdicts.pop("cancellation") == ("skipped", "model: target has no cancel")
     assert {status for status, _ in verdicts.values()} == {"passed"}
+
+
+class NeedsRunningLoop(TaskQueue):
+    """Takes the running loop when built, as some pools do (asyncio-pool's AioPool)."""
+
+    def __init__(self, **settings) -> None:  # type: ignore[no-untyped-def]
+        self.loop = asyncio.get_running_loop()
+        super().__init__(**settings)
+
+
+def test_the_machines_build_targets_inside_the_running_loop() -> None:
+    results = run_machines(TargetFactory(NeedsRunningLoop, QueueCoreAdapter), seed=1,
+                           examples=5, categories=["ordering", "edge_cases"])
+    assert [(r.status, r.message) for r in results] == [("passed", "")] * 2
