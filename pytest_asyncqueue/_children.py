@@ -32,11 +32,15 @@ IMPLEMENTATION DETAIL - what a child is made of
   interleave with the caller's output.
 - Killing is SIGKILL and a join, so no process is left behind, not even a zombie; a
   :class:`Child` dropped without :meth:`Child.stop` is stopped when it is collected.
+- A child never outlives its parent: on Linux the kernel SIGKILLs it when the parent dies
+  (``prctl(PR_SET_PDEATHSIG)``), however the parent ends (killed, crashed, ``os._exit``);
+  elsewhere a thread of the child's checks every 0.1 s that its parent is still there.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import faulthandler
 import math
 import multiprocessing
@@ -46,6 +50,7 @@ import signal
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 import warnings
 import weakref
@@ -62,6 +67,7 @@ STDLIB: Final = sysconfig.get_paths()["stdlib"]
 _PACKAGE: Final = str(Path(__file__).parent)
 _WATCH_INTERVAL: Final = 0.05  # wall seconds between two looks at a child's heartbeat
 _DUMP_WAIT: Final = 0.5  # wall seconds a stuck child has to dump its stack
+_PR_SET_PDEATHSIG: Final = 1  # prctl option: the signal the kernel sends when the parent dies
 
 
 def can_fork() -> bool:
@@ -145,8 +151,8 @@ class Child:
         beat = context.RawValue("d", math.inf)
         self._dump: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  # closed by stop()
         self._process: BaseProcess = context.Process(
-            target=_child_main, args=(func, Link(sender, beat), args, self._dump), daemon=True,
-            name=name)
+            target=_child_main, args=(func, Link(sender, beat), args, self._dump, os.getpid()),
+            daemon=True, name=name)
         self._beat = beat
         self._stop = weakref.finalize(self, _stop, self._process, self._receiver, self._dump)
         try:
@@ -240,8 +246,10 @@ def _stop(process: BaseProcess, receiver: Connection, dump: IO[bytes]) -> None:
 
 
 def _child_main(func: Callable[..., object], link: Link, args: tuple[Any, ...],
-                dump: IO[bytes]) -> None:
-    """Body of a child process: answer SIGUSR1 with a stack dump, go quiet, run ``func``."""
+                dump: IO[bytes], parent: int) -> None:
+    """Body of a child process: die with the parent, answer SIGUSR1 with a stack dump, go
+    quiet, run ``func``."""
+    _die_with(parent)
     # The parent asks with SIGUSR1 where a stuck child is; faulthandler answers from C, so
     # even a loop that swallows every exception cannot stop it.
     faulthandler.register(signal.SIGUSR1, file=dump, all_threads=False)
@@ -251,3 +259,20 @@ def _child_main(func: Callable[..., object], link: Link, args: tuple[Any, ...],
     os.dup2(devnull, 2)
     sys.stdout = sys.stderr = open(devnull, "w")  # noqa: SIM115  # lives as long as the child
     func(link, *args)  # the pipe closes as the process ends: a receive after it says so
+
+
+def _die_with(parent: int) -> None:
+    """End this process when process ``parent`` ends."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    except (OSError, AttributeError):  # not Linux: watch the parent from a thread
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.1)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="asyncqueue-parent-watch", daemon=True).start()
+    if os.getppid() != parent:  # it died before the kernel was asked
+        os._exit(1)

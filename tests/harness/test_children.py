@@ -91,3 +91,37 @@ def test_a_child_stopped_twice_or_dropped_unstopped_leaves_no_process() -> None:
     assert [p.name for p in multiprocessing.active_children()] == ["asyncqueue-test"]
     del dropped
     assert multiprocessing.active_children() == []
+
+
+ORPHAN = """
+import os, sys, time
+from pytest_asyncqueue._children import Child
+
+def spin(link):
+    while True:
+        time.sleep(0.01)  # a target stuck in its backoff
+
+child = Child(spin, name="orphan")
+print(child._process.pid, flush=True)
+os._exit(0)  # the parent dies without stopping its child: no atexit, no finalizer
+"""
+
+
+def test_a_child_never_outlives_its_parent(tmp_path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "orphan.py"
+    script.write_text(ORPHAN)
+    pid = int(subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                             check=True, timeout=30).stdout)
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    pytest.fail(f"the child {pid} still ran 5 s after its parent had exited")
