@@ -60,11 +60,13 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import IO, Any, Final
 
-__all__ = ["STDLIB", "Child", "ChildExited", "ChildHung", "Link", "can_fork", "place"]
+__all__ = ["HARNESS", "STDLIB", "Child", "ChildExited", "ChildHung", "Link", "can_fork", "place"]
 
 STDLIB: Final = sysconfig.get_paths()["stdlib"]
 """The standard library's folder: frames in it are never the place a message names."""
-_PACKAGE: Final = str(Path(__file__).parent)
+HARNESS: Final = str(Path(__file__).parent)
+"""This package's folder: a place in a target's code is the innermost frame outside it and
+the standard library."""
 _WATCH_INTERVAL: Final = 0.05  # wall seconds between two looks at a child's heartbeat
 _DUMP_WAIT: Final = 0.5  # wall seconds a stuck child has to dump its stack
 _PR_SET_PDEATHSIG: Final = 1  # prctl option: the signal the kernel sends when the parent dies
@@ -226,7 +228,7 @@ class Child:
         frames = re.findall(r'File "(.+)", line (\d+) in (\S+)',
                             self._dump.read().decode(errors="replace"))
         for filename, line, function in frames:  # most recent call first
-            if not filename.startswith((STDLIB, _PACKAGE)):
+            if not filename.startswith((STDLIB, HARNESS)):
                 return " " + place(filename, line, function)
         return ""
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from hypothesis import reject
 from hypothesis.stateful import RuleBasedStateMachine
 
+from .._children import HARNESS
 from ..adapters import TargetFactory
 from ..errors import AsyncQueueError
 from ..model import Finding
@@ -20,9 +20,6 @@ from ._judge import exc
 from ._outcomes import FAILURES, Tally
 from ._steps import shown
 from ._target import Target
-
-_HARNESS: Final = str(Path(__file__).parent.parent)
-
 
 class Example(RuleBasedStateMachine):
     """What every example needs, whatever its rules: the base of :class:`QueueMachine`.
@@ -96,7 +93,7 @@ class Example(RuleBasedStateMachine):
         """Keep the target's blocking calls for the run to judge (wall time is not
         replayable, so no single example fails for one)."""
         for call in self.loop.blocking_calls:
-            if not call.location.startswith(_HARNESS):
+            if not call.location.startswith(HARNESS):
                 self.tally.blocking.setdefault(call.location, []).append(call)
                 self.tally.blocking_seen.setdefault(call.location,
                                                     (self.tally.examples, list(self.steps)))

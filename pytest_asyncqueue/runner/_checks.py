@@ -53,7 +53,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .._children import STDLIB, Child, ChildExited, ChildHung, Link, can_fork, place
+from .._children import HARNESS, STDLIB, Child, ChildExited, ChildHung, Link, can_fork, place
 from ..adapters import TargetFactory
 from ..clock import VirtualClockLoop, _where_task_waits
 from ..conformance import ALL_CHECKS, Check, Harness, Skip
@@ -270,12 +270,15 @@ def _waiting(loop: asyncio.AbstractEventLoop) -> str:
 
 
 def _location(exc: BaseException) -> str:
-    """'at file:line in function' of the innermost frame outside the standard library."""
+    """'at file:line in function' of the innermost frame of the target's or its adapter's
+    code (outside the standard library and this package), else outside the standard
+    library: the line to fix, not the probe whose error passed through it."""
     frames = traceback.extract_tb(exc.__traceback__)
     if not frames:
         return "(no traceback)"
+    theirs = [f for f in frames if not f.filename.startswith((STDLIB, HARNESS))]
     ours = [f for f in frames if not f.filename.startswith(STDLIB)]
-    frame = (ours or frames)[-1]
+    frame = (theirs or ours or frames)[-1]
     return place(frame.filename, frame.lineno, frame.name)
 
 

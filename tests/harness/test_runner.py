@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import multiprocessing
 import re
 import sys
@@ -382,3 +383,31 @@ def test_a_model_run_closed_or_dropped_before_its_results_stops_its_process() ->
     assert multiprocessing.active_children()
     del dropped
     assert not multiprocessing.active_children()
+
+
+EAGER_ADAPTER = '''
+from pytest_asyncqueue.adapters import QueueCoreAdapter
+
+
+class EagerAdapter(QueueCoreAdapter):
+    """A broken user adapter: it runs each handler once itself before submitting it."""
+
+    async def submit(self, handler, *args, **options):
+        await handler(*args)  # line 9: the probe's error passes through here
+        return await super().submit(handler, *args, **options)
+'''
+
+
+def test_an_error_raised_through_a_users_adapter_names_the_adapters_line(tmp_path) -> None:
+    path = tmp_path / "eager_adapter.py"
+    path.write_text(EAGER_ADAPTER)
+    spec = importlib.util.spec_from_file_location("eager_adapter", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from queue_core import TaskQueue
+
+    check = next(c for c in ALL_CHECKS if c.name == "attempts_are_max_retries_plus_one")
+    result = run_check(check, TargetFactory(TaskQueue, module.EagerAdapter), seed=1)
+    assert result.status == "failed"
+    assert result.message.startswith("S3: raised ProbeError: ")
+    assert result.message.endswith(f"at {path}:9 in submit")
