@@ -12,7 +12,9 @@ notes, for speed and for the contract:
 - A handler runs inside its worker's coroutine: no asyncio task per job. Cancelling a running
   task cancels the worker's asyncio task with a reason recorded on the task; the worker
   catches the ``CancelledError`` that unwinds out of the handler, calls ``uncancel()`` and
-  carries on with the next task. A per-task timeout does the same with another reason.
+  carries on with the next task. A per-task timeout does the same with another reason. A
+  ``CancelledError`` that no one sent to the worker (something the handler awaited was
+  cancelled by someone else) fails the attempt like any other exception.
 - A task waiting for a start delay or a retry backoff is held by a loop timer, not a worker.
 - Every time comes from ``loop.time()`` (S9).
 """
@@ -94,13 +96,18 @@ class WorkerPool:
                     clock() + task.timeout, self._time_out, task, task.attempts)
                 try:
                     value = await task.handler(*task.args)
-                except asyncio.CancelledError:
+                except asyncio.CancelledError as exc:
                     reason = task.cancel_reason
-                    if reason is None or me.uncancel():
+                    if reason is None and not me.cancelling():
+                        # Not ours: something the handler awaited was cancelled by someone
+                        # else. The attempt fails like any other exception; the worker lives.
+                        self._end_attempt(task, None, exc)
+                    elif reason is None or me.uncancel():
                         # The worker itself is cancelled (loop teardown): account, go.
                         self._finish(task, CANCELLED, None)
                         raise
-                    self._end_attempt(task, reason, None)
+                    else:
+                        self._end_attempt(task, reason, None)
                 except Exception as exc:
                     if task.cancel_reason is not None:  # handler turned our cancel into exc
                         await self._undo_cancel(task, me)
@@ -157,7 +164,7 @@ class WorkerPool:
                 await asyncio.sleep(0)
         me.uncancel()
 
-    def _end_attempt(self, task: Task, reason: str | None, exc: Exception | None) -> None:
+    def _end_attempt(self, task: Task, reason: str | None, exc: BaseException | None) -> None:
         if reason is CANCEL or reason is SELF_CANCEL:
             self._finish(task, CANCELLED, None)
             return

@@ -311,3 +311,37 @@ def test_awaiting_shutdown_inside_a_handler_is_refused_with_what_to_do(run):
             return value, queue.stats().workers
 
     assert run(main()) == ("asked", 0)
+
+
+def test_a_cancellederror_from_something_the_handler_awaited_fails_the_attempt_only(run):
+    # Someone else cancels a future the handler awaits: the handler sees CancelledError, but
+    # neither the task nor its worker was cancelled. The attempt fails like any exception
+    # (and is retried), the worker lives, and a non-draining shutdown raises nothing.
+    async def main():
+        queue = TaskQueue(workers=1, base_delay=0.5)
+        loop = asyncio.get_running_loop()
+        attempts = []
+
+        async def awaits_a_cancelled_future():
+            attempts.append(loop.time())
+            future = loop.create_future()
+            loop.call_later(1.0, future.cancel)
+            await future
+
+        async def later():
+            return "later"
+
+        async with queue:
+            failing = queue.submit(awaits_a_cancelled_future, max_retries=1)
+            result = await queue.result(failing)
+            follow = await queue.result(queue.submit(later))
+            stats = queue.stats()
+        await queue.shutdown(drain=False)
+        return attempts, result, follow.value, stats
+
+    attempts, result, follow, stats = run(main())
+    assert attempts == [0.0, 1.5]
+    assert (result.state, result.attempts, type(result.error)) == (
+        TaskState.FAILED, 2, asyncio.CancelledError)
+    assert follow == "later"
+    assert (stats.failed, stats.retried, stats.cancelled, stats.workers) == (1, 1, 0, 1)
