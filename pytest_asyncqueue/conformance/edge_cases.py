@@ -39,7 +39,7 @@ async def zero_workers_refused_at_construction(h: Harness) -> None:
                           f"ValueError at construction")
 
 
-@check("edge_cases", "S5")
+@check("edge_cases", "S5", needs=("closed_state",))
 async def submit_after_stop_raises(h: Harness) -> None:
     """submit() after stop() raises the shape's closed error and the handler never runs."""
     # S5 / oas37a point 7: submit after shutdown raises QueueClosed (oas37a: RuntimeError).

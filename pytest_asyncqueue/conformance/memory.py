@@ -126,22 +126,29 @@ async def _outcome_or_missing(queue: Adapter, task_id: Hashable, what: str, rule
                           f"expected its outcome or a report that it is missing") from None
 
 
-@check("memory", "S7", needs=("cancel_running",))
+@check("memory", "S7")
 async def finished_tasks_release_handlers_and_args(h: Harness) -> None:
     """Completed and cancelled tasks leave no reference to their handlers or arguments."""
     # S7: a finished task is dropped from every internal structure except the result cache,
-    # which holds its result only; checked on the idle target, before stop.
+    # which holds its result only; checked on the idle target, before stop. Queued tasks are
+    # cancelled where the target has cancel, running ones where it reaches running handlers;
+    # the others are let complete, and are watched all the same.
+    caps = h.capabilities
+    cancel_queued = caps.has("cancel")
+    cancel_running = cancel_queued and caps.has("cancel_running")
     queue = await h.make(workers=2)
     watched: dict[str, weakref.ref[Any]] = {}
     values: list[weakref.ref[_Payload]] = []  # result values: the cache may keep these
-    hold = Gate()  # never opened: only a cancellation ends these handlers
-    running = [await _submit_watched(h, queue, watched, f"cancelled-running #{i}", values, hold)
-               for i in range(2)]
-    queued = [await _submit_watched(h, queue, watched, f"cancelled-queued #{i}", values, hold)
-              for i in range(2)]
+    hold = Gate()  # opened only for handlers that are not cancelled
+    running = [await _submit_watched(h, queue, watched, f"{_fate(cancel_running)}-running "
+                                     f"#{i}", values, hold) for i in range(2)]
+    queued = [await _submit_watched(h, queue, watched, f"{_fate(cancel_queued)}-queued #{i}",
+                                    values, hold) for i in range(2)]
     await h.settle()
-    for task_id in queued + running:
+    for task_id in (queued if cancel_queued else []) + (running if cancel_running else []):
         await queue.cancel(task_id)
+    if not cancel_running:
+        hold.open()
     done = [await _submit_watched(h, queue, watched, f"completed #{i}", values)
             for i in range(6)]
     for task_id in running + queued + done:
@@ -150,6 +157,10 @@ async def finished_tasks_release_handlers_and_args(h: Harness) -> None:
     _expect_released(watched, "handlers or arguments of finished tasks",
                      "on the idle target after gc.collect()",
                      " (the result cache may keep results, nothing else)")
+
+
+def _fate(cancelled: bool) -> str:
+    return "cancelled" if cancelled else "completed"
 
 
 @check("memory", "S7", needs=("result_ttl",))

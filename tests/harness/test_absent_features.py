@@ -1,16 +1,37 @@
-"""One defect, one failure (DESIGN section 3), for the stats checks: a stats key the target
-lacks fails one check while the others judge the keys that are there, and a counter the
-adapter declares absent is missing from no check."""
+"""Absent is not wrong, and one defect is one failure (DESIGN section 3), for the conformance
+checks: a feature the adapter declares absent skips exactly the checks that need it (the rest
+run without it), a stats key the target lacks fails one check while the others judge the
+keys that are there, and a counter the adapter declares absent is missing from no check."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import asdict, replace
 from typing import Any
 
-from pytest_asyncqueue.adapters import Capabilities, TargetFactory
+from pytest_asyncqueue.adapters import Capabilities, TargetFactory, Unsupported
 from pytest_asyncqueue.adapters.shapes.queue_core import QueueCoreAdapter
+from pytest_asyncqueue.conformance import ALL_CHECKS
 from pytest_asyncqueue.runner import CheckResult, run_checks, select_checks
 from queue_core import TaskQueue
+
+ABSENT = frozenset({"cancel", "closed_state", "worker_tasks", "stats.retried"})
+
+
+class WithoutFeaturesAdapter(QueueCoreAdapter):
+    """queue_core, as the adapter of a queue without cancel, a closed state, worker tasks or
+    a retried counter: its cancel raises Unsupported (a check calling it fails) and its
+    retried counter reads -1 (a check judging it fails)."""
+
+    @classmethod
+    def capabilities_of(cls, target: type) -> Capabilities:
+        return replace(QueueCoreAdapter.capabilities_of(target), absent=ABSENT)
+
+    async def cancel(self, task_id: Hashable) -> bool:
+        raise Unsupported("this target has no cancel")
+
+    def stats_now(self) -> dict[str, int]:
+        return {**super().stats_now(), "retried": -1}
 
 
 class WithoutRetriedQueue(TaskQueue):
@@ -36,6 +57,25 @@ class PinnedAdapter(QueueCoreAdapter):
 
 def by_name(results: list[CheckResult]) -> dict[str, CheckResult]:
     return {r.name: r for r in results}
+
+
+def test_checks_needing_an_absent_feature_skip_saying_so_and_the_rest_pass() -> None:
+    results = by_name(run_checks(TargetFactory(TaskQueue, WithoutFeaturesAdapter), ALL_CHECKS,
+                                 seed=7))
+
+    skipped = {name: r.message for name, r in results.items() if r.status == "skipped"}
+    assert skipped == {
+        **{c.name: "target has no cancel" for c in select_checks(["cancellation"])},
+        "cancelled_running_task_moves_once": "target has no cancel",
+        "cancel_at_attempt_boundaries_counted_once": "target has no cancel",
+        "retried_counts_the_retries": "target has no stats.retried",
+        "workers_counts_live_workers": "target has no worker_tasks",
+        "submit_after_stop_raises": "target has no closed_state",
+    }
+    # The rest ran and passed without calling cancel or judging retried=-1: the counters,
+    # each task's count, and memory after cancels among them.
+    assert [(r.name, r.message) for r in results.values() if r.status == "failed"] == []
+    assert len(results) == len(ALL_CHECKS)
 
 
 def test_a_missing_stats_key_fails_one_check_and_an_s6_bug_elsewhere_is_still_found() -> None:
