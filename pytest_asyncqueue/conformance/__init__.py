@@ -6,6 +6,13 @@ they check: DESIGN.md's S1-S9, and "oas37a point N" (rule ``oas37a-N`` in report
 numbered rule N of the contract every ``oas37a``-shaped queue must meet
 (``../shared/targets/oas37a.md``: 1 ordering, 2 concurrency, 3 retries, 4 cancellation,
 5 stats, 6 memory, 7 edge cases).
+
+Each check's docstring ends with one "Open points:" sentence: which of the points a shape
+leaves open (oas37a.md, "Points this shape leaves open"; queue_core takes one reading of each,
+the defaults of ``Capabilities``) the check depends on and how it accepts every reading, or
+"none". Where it does not accept a reading yet, the sentence says so. A check's ``needs``
+name the settings, options, extras and features (``Capabilities.absent``) without which it
+cannot judge anything; what it can judge without them, it judges.
 """
 
 from __future__ import annotations

@@ -28,7 +28,10 @@ from ._waits import (TASK_WAIT, expect_final_state, expect_later_task_completes,
 
 @check("cancellation", "S4", needs=("cancel",))
 async def cancel_queued_task_never_starts(h: Harness) -> None:
-    """A queued task cancelled behind a busy worker answers True, never starts, ends CANCELLED."""
+    """A queued task cancelled behind a busy worker answers True, never starts, ends CANCELLED.
+
+    Open points: none (the queue is idle when it stops).
+    """
     # S4: cancel() on a pending task makes it CANCELLED at once: it never starts.
     queue = await h.make(workers=1)
     gate = Gate()
@@ -48,7 +51,10 @@ async def cancel_queued_task_never_starts(h: Harness) -> None:
 
 @check("cancellation", "S4", needs=("cancel", "max_retries", "base_delay"))
 async def cancel_during_backoff_never_runs_again(h: Harness) -> None:
-    """A task cancelled while it waits for its retry backoff never runs again, even later."""
+    """A task cancelled while it waits for its retry backoff never runs again, even later.
+
+    Open points: none.
+    """
     # S4: a pending task waiting for a backoff is CANCELLED at once and never starts again.
     queue = await h.make(workers=1, base_delay=1.0)
     # max_retries=3 keeps a retry due even on a target that makes one retry too few.
@@ -73,7 +79,11 @@ async def cancel_during_backoff_never_runs_again(h: Harness) -> None:
 
 @check("cancellation", "S4", needs=("cancel", "cancel_running"))
 async def cancel_running_task_unwinds_handler(h: Harness) -> None:
-    """A running task's cancel answers True; its handler sees CancelledError; the worker goes on."""
+    """A running task's cancel answers True; its handler sees CancelledError; the worker goes on.
+
+    Open points: whether cancel returns before or after the handler has unwound: it lets the
+    loop run before it looks.
+    """
     # S4: cancel() on a running task cancels the attempt at its await; the task is CANCELLED
     # once the handler has unwound; the worker survives and takes the next task.
     queue = await h.make(workers=1)
@@ -102,7 +112,11 @@ async def cancel_running_task_unwinds_handler(h: Harness) -> None:
 
 @check("cancellation", "S4", needs=("cancel", "cancel_running"))
 async def cancel_twice_changes_nothing(h: Harness) -> None:
-    """Cancelling a queued and a running task twice each cancels each once and nothing else."""
+    """Cancelling a queued and a running task twice each cancels each once and nothing else.
+
+    Open points: whether cancel returns before or after the handler has unwound: it judges the
+    timelines once the tasks queued behind have finished.
+    """
     # S4: cancel() is idempotent: a second call must not cancel the worker's next task,
     # kill the worker, or revive or re-finish the task.
     queue = await h.make(workers=1)
@@ -137,7 +151,10 @@ async def cancel_twice_changes_nothing(h: Harness) -> None:
 
 @check("cancellation", "S4", needs=("cancel",))
 async def cancel_finished_or_unknown_answers_false(h: Harness) -> None:
-    """cancel() of a completed, a failed and an unknown task answers False and changes nothing."""
+    """cancel() of a completed, a failed and an unknown task answers False and changes nothing.
+
+    Open points: none.
+    """
     # S4: cancel() returns False for a finished or unknown task.
     queue = await h.make(workers=1)
     done = await h.submit(queue, h.probes.succeed("done", name="done"))
@@ -162,7 +179,11 @@ async def cancel_finished_or_unknown_answers_false(h: Harness) -> None:
 
 @check("cancellation", "S4", needs=("cancel", "max_retries"))
 async def cancel_racing_the_end_of_an_attempt_is_honoured(h: Harness) -> None:
-    """A cancel landing as an attempt ends is honoured: True means CANCELLED and no retry."""
+    """A cancel landing as an attempt ends is honoured: True means CANCELLED and no retry.
+
+    Open points: none (the handler has already ended when the cancel lands, and the outcomes
+    are awaited).
+    """
     # S4: True only for a pending or running task, which then never starts again and ends
     # CANCELLED. The cancel is issued from the handler as it returns or raises, so it runs
     # before a worker that awaits the attempt apart (oas37a: an asyncio task per attempt)
@@ -211,7 +232,11 @@ async def cancel_racing_the_end_of_an_attempt_is_honoured(h: Harness) -> None:
 
 @check("cancellation", "S4", needs=("cancel", "cancel_running"))
 async def rapid_submit_cancel_cycles_finish_every_task(h: Harness) -> None:
-    """200 tasks submitted and cancelled at random moments end as the cancel answers imply."""
+    """200 tasks submitted and cancelled at random moments end as the cancel answers imply.
+
+    Open points: whether cancel returns before or after a running handler has unwound: its
+    'cancelled' event may come after the cancel, and the outcomes are judged once all are in.
+    """
     # S4 / oas37a point 7: True means the task was pending or running and ends CANCELLED,
     # starting no attempt afterwards; False means it had finished; the rest run to their end.
     queue = await h.make(workers=3)

@@ -27,7 +27,11 @@ __all__ = ["CHECKS"]
 
 @check("concurrency", "S2")
 async def workers_run_exactly_that_many_at_once(h: Harness) -> None:
-    """Ten 1 s probes on 4 workers run 4 at a time: starts at 0, 0, 0, 0, 1, 1, 1, 1, 2, 2."""
+    """Ten 1 s probes on 4 workers run 4 at a time: starts at 0, 0, 0, 0, 1, 1, 1, 1, 2, 2.
+
+    Open points: none (times come from the probes' timeline, so a get_result that polls changes
+    nothing).
+    """
     # S2: exactly `workers` workers exist and up to `workers` handlers run at once, so ten
     # one-second handlers take exactly three virtual seconds in rounds of four.
     queue = await h.make(workers=4)
@@ -46,7 +50,10 @@ async def workers_run_exactly_that_many_at_once(h: Harness) -> None:
 
 @check("concurrency", "S2")
 async def result_is_the_awaited_value(h: Harness) -> None:
-    """A handler's result is the value it returned when awaited, never a coroutine object."""
+    """A handler's result is the value it returned when awaited, never a coroutine object.
+
+    Open points: none.
+    """
     # S2: the queue awaits the handler; its result is the awaited value.
     queue = await h.make(workers=1)
     value = ("awaited", 42)
@@ -64,7 +71,10 @@ async def result_is_the_awaited_value(h: Harness) -> None:
 
 @check("concurrency", "S2")
 async def awaiting_handler_does_not_block_others(h: Harness) -> None:
-    """With 2 workers, a task finishes while the other worker's handler awaits a closed gate."""
+    """With 2 workers, a task finishes while the other worker's handler awaits a closed gate.
+
+    Open points: none (a get_result that polls is still well within its 60 virtual s).
+    """
     # S2: a handler that awaits never blocks the others (no lock held across handlers).
     queue = await h.make(workers=2)
     gate = Gate()
@@ -103,7 +113,10 @@ async def _blocking_calls_of_a_workload(h: Harness, calls: list[BlockingCall], r
 
 @check("concurrency", "S2")
 async def no_blocking_call_on_the_loop(h: Harness) -> None:
-    """Running, failing, backing off and retrying tasks never blocks the event loop."""
+    """Running, failing, backing off and retrying tasks never blocks the event loop.
+
+    Open points: none.
+    """
     # S2 / oas37a 2: the queue never calls a blocking function (time.sleep, blocking I/O) on
     # the event loop, during backoff included. The virtual clock's loop times every callback
     # in wall time, so a block is only reported if a second run blocks too: a process that
@@ -124,7 +137,11 @@ async def no_blocking_call_on_the_loop(h: Harness) -> None:
 
 @check("concurrency", "S2")
 async def idle_workers_do_not_poll(h: Harness) -> None:
-    """Four idle workers let a virtual hour pass in a handful of loop iterations, not thousands."""
+    """Four idle workers let a virtual hour pass in a handful of loop iterations, not thousands.
+
+    Open points: none (no result is awaited while it counts, so a get_result that polls is not
+    held against it).
+    """
     # S2: idle workers wait on an event or condition, not by polling.
     require_iteration_observer(h.loop)
     await h.make(workers=4)  # started and left idle; the harness stops it at the end

@@ -25,7 +25,10 @@ from ._waits import expect_later_task_completes, outcome_within, stop_within
 
 @check("edge_cases", "S8", needs=("workers",))
 async def zero_workers_refused_at_construction(h: Harness) -> None:
-    """Building the target with workers=0 or workers=-1 raises ValueError."""
+    """Building the target with workers=0 or workers=-1 raises ValueError.
+
+    Open points: none.
+    """
     # S8 / oas37a point 7: workers < 1 -> ValueError when the queue is built, not later.
     for workers in (0, -1):
         try:
@@ -41,7 +44,11 @@ async def zero_workers_refused_at_construction(h: Harness) -> None:
 
 @check("edge_cases", "S5", needs=("closed_state",))
 async def submit_after_stop_raises(h: Harness) -> None:
-    """submit() after stop() raises the shape's closed error and the handler never runs."""
+    """submit() after stop() raises the shape's closed error and the handler never runs.
+
+    Open points: none (it does not start the queue again; the closed error is the shape's,
+    Capabilities.closed_errors).
+    """
     # S5 / oas37a point 7: submit after shutdown raises QueueClosed (oas37a: RuntimeError).
     queue = await h.make(workers=1)
     first = await h.submit(queue, h.probes.succeed(name="before-stop"))
@@ -64,7 +71,10 @@ async def submit_after_stop_raises(h: Harness) -> None:
 
 @check("edge_cases", "S8", needs=("task_id",))
 async def duplicate_task_id_refused(h: Harness) -> None:
-    """Reusing the id of a running or a queued task raises ValueError and replaces nothing."""
+    """Reusing the id of a running or a queued task raises ValueError and replaces nothing.
+
+    Open points: none.
+    """
     # S8 / oas37a point 7: a duplicate task_id of a task the queue still knows -> ValueError
     # (DuplicateTask); the first task keeps its handler and result.
     queue = await h.make(workers=1)
@@ -95,7 +105,11 @@ async def duplicate_task_id_refused(h: Harness) -> None:
 
 @check("edge_cases", "S8", needs=("max_pending",))
 async def full_queue_refused(h: Harness) -> None:
-    """With max_pending=2 and the worker busy, a further submit raises the shape's full error."""
+    """With max_pending=2 and the worker busy, a further submit raises the shape's full error.
+
+    Open points: what max_queue_size counts and what a full queue raises: 1 or 2 accepted
+    submits and any of Capabilities.full_errors pass.
+    """
     # S8 / oas37a point 7: a full queue -> QueueFull (oas37a: asyncio.QueueFull or
     # RuntimeError). Open point: the bound counts queued tasks, or queued plus running, so
     # 1 or 2 queued tasks are accepted behind the running one.
@@ -128,7 +142,10 @@ async def full_queue_refused(h: Harness) -> None:
 
 @check("edge_cases", "S8")
 async def empty_queue_idles_quietly(h: Harness) -> None:
-    """An empty started queue, left alone a virtual hour, raises nothing and does not spin."""
+    """An empty started queue, left alone a virtual hour, raises nothing and does not spin.
+
+    Open points: none.
+    """
     # S8 / oas37a point 7: an empty queue raises nothing and uses no CPU: no task of the
     # target ends with an exception, the loop barely turns (a wake-up a minute at most),
     # and a task submitted afterwards still runs.
@@ -162,7 +179,10 @@ async def empty_queue_idles_quietly(h: Harness) -> None:
 
 @check("edge_cases", "S8")
 async def handler_exception_never_kills_worker(h: Harness) -> None:
-    """With one worker, five failing tasks in a row leave it able to run a sixth that succeeds."""
+    """With one worker, five failing tasks in a row leave it able to run a sixth that succeeds.
+
+    Open points: none.
+    """
     # S8 / oas37a point 7: a handler exception never kills a worker.
     queue = await h.make(workers=1)
     failing = [await h.submit(queue, h.probes.fail(name=f"bad{n}")) for n in range(5)]
@@ -178,7 +198,11 @@ async def handler_exception_never_kills_worker(h: Harness) -> None:
 
 @check("edge_cases", "S8", needs=("workers",))
 async def hundred_fifty_workers_all_run(h: Harness) -> None:
-    """With 150 workers, 300 one-second tasks run 150 at a time and finish at 2 virtual s."""
+    """With 150 workers, 300 one-second tasks run 150 at a time and finish at 2 virtual s.
+
+    Open points: whether get_result polls: it reads the time taken after awaiting the results,
+    so a get_result that polls is not accepted yet (its latency is added to the 2 virtual s).
+    """
     # S8 / oas37a point 7: 100+ workers work (DESIGN asks 1,000; 150 keeps the check fast).
     queue = await h.make(workers=150)
     started = h.now()
@@ -193,7 +217,12 @@ async def hundred_fifty_workers_all_run(h: Harness) -> None:
 
 @check("edge_cases", "S5")
 async def draining_stop_finishes_work(h: Harness) -> None:
-    """stop(drain=True) lets the running task end and runs or cancels the queued ones."""
+    """stop(drain=True) lets the running task end and runs or cancels the queued ones.
+
+    Open points: what stop(wait=True) does to queued tasks, as Capabilities.stop_runs_queued
+    allows; but a stop with a wait choice that cancels the running handler (oas37a allows it)
+    is not accepted yet.
+    """
     # S5: shutdown(drain=True) waits for pending and running tasks. oas37a open point: a
     # stop may run queued tasks or finish them CANCELLED (Capabilities.stop_runs_queued);
     # a stop without a drain choice may also cancel the running one.
@@ -220,7 +249,11 @@ async def draining_stop_finishes_work(h: Harness) -> None:
 
 @check("edge_cases", "S5")
 async def cancelling_stop_cancels_everything(h: Harness) -> None:
-    """stop(drain=False) cancels the running handler and finishes queued tasks CANCELLED."""
+    """stop(drain=False) cancels the running handler and finishes queued tasks CANCELLED.
+
+    Open points: whether stop(wait=False) returns before the handlers it cancelled have
+    unwound: it looks right after stop returns, so that reading is not accepted yet.
+    """
     # S5: shutdown(drain=False) cancels running handlers and marks pending tasks CANCELLED.
     if not h.capabilities.drain_choice:
         raise Skip("target's stop has no drain/wait choice")

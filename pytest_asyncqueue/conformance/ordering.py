@@ -22,7 +22,11 @@ def _names(priorities: list[int]) -> list[str]:
 
 @check("ordering", "S1", needs=("priority",))
 async def priority_order_before_start(h: Harness) -> None:
-    """With one worker, priorities [1, 5, 3, 5, 2] submitted before start run as [5, 5, 3, 2, 1]."""
+    """With one worker, priorities [1, 5, 3, 5, 2] submitted before start run as [5, 5, 3, 2, 1].
+
+    Open points: it reads the starts after stop(wait=True), so a stop that cancels queued tasks
+    is not accepted yet (too little runs: it skips or fails).
+    """
     # S1: the eligible task of best rank starts first; FIFO among equal priorities.
     queue = await h.make(start=False, workers=1)
     for name, priority in zip(_names(PRIORITIES), PRIORITIES):
@@ -36,7 +40,11 @@ async def priority_order_before_start(h: Harness) -> None:
 
 @check("ordering", "S1", needs=("priority",))
 async def priority_order_while_busy(h: Harness) -> None:
-    """Tasks submitted while the only worker is busy start by priority, FIFO among equals."""
+    """Tasks submitted while the only worker is busy start by priority, FIFO among equals.
+
+    Open points: it reads the starts after stop(wait=True), so a stop that cancels queued tasks
+    is not accepted yet (too little runs: it skips or fails).
+    """
     # S1: ordering holds for tasks that queue up behind a running one, not only at start.
     queue = await h.make(workers=1)
     gate = Gate()
@@ -56,7 +64,11 @@ async def priority_order_while_busy(h: Harness) -> None:
 
 @check("ordering", "S1")
 async def fifo_among_equal_priorities(h: Harness) -> None:
-    """Twenty tasks of one priority start in submission order (no LIFO, no shuffling)."""
+    """Twenty tasks of one priority start in submission order (no LIFO, no shuffling).
+
+    Open points: it reads the starts after stop(wait=True), so a stop that cancels queued tasks
+    is not accepted yet (too little runs: it skips or fails).
+    """
     # S1: within equal priority, lower submission sequence number first.
     queue = await h.make(start=False, workers=1)
     names = [f"t{i:02d}" for i in range(20)]
@@ -70,7 +82,12 @@ async def fifo_among_equal_priorities(h: Harness) -> None:
 
 @check("ordering", "S1", needs=("priority", "max_retries", "base_delay"))
 async def retry_keeps_its_priority(h: Harness) -> None:
-    """A retried task keeps its priority: its retry runs before lower-priority work."""
+    """A retried task keeps its priority: its retry runs before lower-priority work.
+
+    Open points: where a retry re-enters among equals does not matter (only lower priorities
+    wait), but it reads the starts after stop(wait=True), so a stop that cancels queued tasks
+    is not accepted yet (too little runs: it skips or fails).
+    """
     # S1: a retried task keeps its priority (and, in queue_core, its sequence number).
     queue = await h.make(workers=1, base_delay=1.0)
     await h.submit(queue, h.probes.fail(times=1, name="high"), priority=9, max_retries=1)
@@ -87,7 +104,12 @@ async def retry_keeps_its_priority(h: Harness) -> None:
 
 @check("ordering", "S1", needs=("max_retries", "base_delay"))
 async def retry_place_among_equals(h: Harness) -> None:
-    """A retry re-enters among equal priorities where the shape allows (original place or back)."""
+    """A retry re-enters among equal priorities where the shape allows (original place or back).
+
+    Open points: where a retry re-enters among equals, as Capabilities.retry_keeps_place allows
+    (queue_core: original; oas37a: either); but it reads the starts after stop(wait=True), so a
+    stop that cancels queued tasks is not accepted yet (too little runs: it skips or fails).
+    """
     # S1 / oas37a open point: original sequence number, or behind the ones waiting.
     queue = await h.make(workers=1, base_delay=0.5)
     await h.submit(queue, h.probes.fail(times=1, name="A"), max_retries=1)

@@ -35,7 +35,10 @@ def _attempts(h: Harness, name: str) -> list[tuple[str, float]]:
 
 @check("scheduling", "S9", needs=("delay",))
 async def delayed_task_starts_when_due(h: Harness) -> None:
-    """Two tasks delayed 5 s start exactly 5 s later; a task submitted after them runs first."""
+    """Two tasks delayed 5 s start exactly 5 s later; a task submitted after them runs first.
+
+    Open points: none.
+    """
     # S9 and S1 terms: a delayed task becomes eligible when its delay has passed on the loop
     # clock, and until then it holds no worker (two delayed tasks, two workers).
     queue = await h.make(workers=2)
@@ -51,7 +54,11 @@ async def delayed_task_starts_when_due(h: Harness) -> None:
 
 @check("scheduling", "S1", needs=("delay", "priority"))
 async def delayed_task_takes_its_place_by_rank(h: Harness) -> None:
-    """Tasks whose delays ended while the worker was busy start where they would undelayed."""
+    """Tasks whose delays ended while the worker was busy start where they would undelayed.
+
+    Open points: none (it compares with the order the same tasks get undelayed, whatever that
+    order is).
+    """
     # S1: once eligible, a delayed task is ranked like any other pending task, by priority
     # and its own (earlier) submission sequence number: the start order is the one the same
     # tasks get without delays (whatever that order is: ordering judges it, not this check).
@@ -75,7 +82,10 @@ async def delayed_task_takes_its_place_by_rank(h: Harness) -> None:
 
 @check("scheduling", "S4", needs=("timeout", "max_retries"))
 async def timed_out_attempt_fails_and_is_retried(h: Harness) -> None:
-    """Each attempt of a 5 s handler with timeout 1 is cancelled at 1 s, retried like a failure."""
+    """Each attempt of a 5 s handler with timeout 1 is cancelled at 1 s, retried like a failure.
+
+    Open points: none.
+    """
     # S4: a per-task timeout cancels the attempt (the handler sees CancelledError) and counts
     # as a failed attempt (TimeoutError) for the retry policy (S3): the timed-out task gets
     # as many attempts as an always-failing task with the same max_retries.
@@ -98,7 +108,10 @@ async def timed_out_attempt_fails_and_is_retried(h: Harness) -> None:
 
 @check("scheduling", "S4", needs=("timeout",))
 async def task_within_timeout_is_untouched(h: Harness) -> None:
-    """Attempts ending before their timeout complete; stale deadlines spare later attempts."""
+    """Attempts ending before their timeout complete; stale deadlines spare later attempts.
+
+    Open points: none.
+    """
     # S4: the timeout bounds each attempt on its own: an attempt that ends in time completes,
     # and its deadline cancels neither the task that worker runs next nor the task's own
     # retry (which gets a fresh deadline, not what is left of the first).

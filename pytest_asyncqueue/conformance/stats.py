@@ -162,7 +162,12 @@ async def stats_has_every_key(h: Harness) -> None:
 @check("stats", "S6")
 async def counters_consistent_at_every_iteration(h: Harness) -> None:
     """After every loop iteration the counters add up, none is negative, none decreased;
-    running counts the handlers in flight."""
+    running counts the handlers in flight.
+
+    Open points: whether cancel returns before or after a running handler has unwound, and when
+    retried rises: the sum and the monotony hold in every reading, and running is compared only
+    once an instant has settled.
+    """
     # S6 / oas37a 5: at every observation pending + running + completed + failed + cancelled
     # equals the accepted submits, no counter is negative, and submitted, completed, failed,
     # cancelled and retried never decrease; under concurrent completions, failures, retries
@@ -176,7 +181,11 @@ async def counters_consistent_at_every_iteration(h: Harness) -> None:
 
 @check("stats", "S6")
 async def each_task_counted_once(h: Harness) -> None:
-    """Once all is done, each task is counted once, under the state it is in."""
+    """Once all is done, each task is counted once, under the state it is in.
+
+    Open points: whether cancel returns before or after a running handler has unwound: the
+    states are read once every task has settled.
+    """
     # S6 / oas37a 5: a task is counted in exactly one of completed / failed / cancelled,
     # exactly once (or in pending / running while unfinished). Its state is what status()
     # says, except that a finished task we never cancelled is judged by its timeline.
@@ -194,7 +203,11 @@ async def each_task_counted_once(h: Harness) -> None:
 
 @check("stats", "S6", needs=("max_retries", "stats.retried"))
 async def retried_counts_the_retries(h: Harness) -> None:
-    """retried equals the retries the timeline shows (scheduled or started, as the shape allows)."""
+    """retried equals the retries the timeline shows (scheduled or started, as the shape allows).
+
+    Open points: when retried rises, as Capabilities.retried_counted allows (queue_core:
+    scheduled; oas37a: scheduled or started).
+    """
     # S6: retried counts retries; oas37a leaves open whether it rises when a retry is
     # scheduled or when it starts (they differ for a task cancelled during its backoff).
     run = await _mixed_run(h)
@@ -209,7 +222,11 @@ async def retried_counts_the_retries(h: Harness) -> None:
 
 @check("stats", "S6", needs=("cancel", "cancel_running", "stats.running", "stats.cancelled"))
 async def cancelled_running_task_moves_once(h: Harness) -> None:
-    """Cancelling the running task moves it running -> cancelled, exactly once."""
+    """Cancelling the running task moves it running -> cancelled, exactly once.
+
+    Open points: whether cancel returns before or after the handler has unwound: the successive
+    values are read once the outcome is in, and are the same in both readings.
+    """
     # S6: a cancelled running task moves running -> cancelled, exactly once, and the
     # invariant holds while its handler unwinds.
     queue = await h.make(workers=2)
@@ -266,7 +283,12 @@ def _lingering(handler: Callable[[], Awaitable[Any]], seconds: float
 
 @check("stats", "S6", needs=("cancel", "cancel_running"))
 async def cancel_at_attempt_boundaries_counted_once(h: Harness) -> None:
-    """Cancels landing just as an attempt returns, fails or times out count the task once."""
+    """Cancels landing just as an attempt returns, fails or times out count the task once.
+
+    Open points: whether cancel returns before or after the handler has unwound: the counters
+    must add up at every iteration in both readings, and the end is judged once every task has
+    settled.
+    """
     # S6: however a cancel lands (one to three loop iterations after the handler returned
     # or raised: before its worker resumed, or after it scheduled the retry; or while a
     # timed-out handler unwinds) the task is counted once, the counters adding up throughout.
@@ -308,7 +330,11 @@ async def cancel_at_attempt_boundaries_counted_once(h: Harness) -> None:
 
 @check("stats", "S6", needs=("worker_tasks", "stats.workers"))
 async def workers_counts_live_workers(h: Harness) -> None:
-    """stats()['workers'] counts the live workers: 3 while busy, none left after stop()."""
+    """stats()['workers'] counts the live workers: 3 while busy, none left after stop().
+
+    Open points: what stop(wait=True) does to running handlers: none is left (their gate is
+    open), and the count after stop is read after letting the loop run.
+    """
     # S6, not S2: the rule asserted is that the `workers` counter tells the truth. How many
     # workers must exist is S2 and is judged on the timeline in `concurrency`; here the
     # counter is held to what can be seen: at least the handlers running at once, at most the
@@ -347,7 +373,11 @@ async def workers_counts_live_workers(h: Harness) -> None:
 
 @check("stats", "S6")
 async def counters_survive_result_eviction(h: Harness) -> None:
-    """Evicted and expired results lower no counter: the counters still add up afterwards."""
+    """Evicted and expired results lower no counter: the counters still add up afterwards.
+
+    Open points: whether expired results are dropped at once or lazily: the counters must not
+    fall in either reading.
+    """
     # oas37a 5: counters are cumulative; evicting a cached result does not lower them.
     # Tasks finish one by one (successes, then failures) on one worker, so a counter
     # computed from the result cache is seen going down, and is short at the end.
