@@ -206,8 +206,8 @@ QUEUE_CORE_MUTANTS: Final = [
         "forever, if it waits on a gate) and is marked CANCELLED only then"),
     Mutant(
         "qc_worker_dies_on_cancel", "cancellation", "queue_core", _QC_WORKERS,
-        "                    if reason is None or me.uncancel():",
-        "                    if True:  # every CancelledError ends the worker",
+        "                    elif reason is None or me.uncancel():",
+        "                    elif True:  # every cancel of a running task ends the worker",
         "a worker whose running task is cancelled finishes it CANCELLED and then exits: "
         "workers drop by one per cancel"),
     Mutant(
