@@ -46,6 +46,8 @@ class Capabilities:
         retried_counted: when ``retried`` may rise: "scheduled" and/or "started".
         stop_runs_queued: accepted fates of queued tasks on a draining stop: "run" and/or
             "cancel".
+        drain_running: accepted fates of handlers still running at a draining stop:
+            "finish" (it waits for them) and/or "cancel".
         full_errors: the exception types a full queue (``max_pending``) may raise.
         closed_errors: the exception types ``submit`` after stop may raise.
         extras: abilities beyond settings and options, by name, that checks may need.
@@ -62,6 +64,7 @@ class Capabilities:
     retry_keeps_place: frozenset[str] = frozenset({"original"})
     retried_counted: frozenset[str] = frozenset({"scheduled"})
     stop_runs_queued: frozenset[str] = frozenset({"run"})
+    drain_running: frozenset[str] = frozenset({"finish"})
     full_errors: tuple[type[BaseException], ...] = ()
     closed_errors: tuple[type[BaseException], ...] = (RuntimeError,)
     extras: frozenset[str] = field(default_factory=frozenset)

@@ -45,6 +45,7 @@ class Oas37aAdapter(BuiltinAdapter):
             retry_keeps_place=frozenset({"original", "back"}),
             retried_counted=frozenset({"scheduled", "started"}),
             stop_runs_queued=frozenset({"run", "cancel"}),
+            drain_running=frozenset({"finish", "cancel"}),
             full_errors=(asyncio.QueueFull, RuntimeError),
             closed_errors=(RuntimeError,),
             extras=frozenset({"cancel_running"}),
