@@ -83,9 +83,13 @@ class Target:
             self.race = loop.create_task(self.adapter.cancel(self.ids[name]))
 
     async def stop(self, drain: bool, driver: LoopDriver) -> tuple[int, list[str]]:
-        """Stop the target; return its live workers and the names of the asyncio tasks
-        still pending as it returns (but for the driver's)."""
+        """Stop the target; return what it left as it returns (:meth:`leftovers`)."""
         await self.adapter.stop(drain)
+        return await self.leftovers(driver)
+
+    async def leftovers(self, driver: LoopDriver) -> tuple[int, list[str]]:
+        """The target's live workers and the names of the asyncio tasks still pending (but
+        for the driver's), now."""
         snapshot = self.adapter.stats_now() or {}
         ours = {asyncio.current_task(), driver.task}
         return snapshot.get("workers", 0), sorted(

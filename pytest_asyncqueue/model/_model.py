@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from ..contract import FINISHED, NS_PER_S, ns
 from ._params import Params, backoff
 from ._task import WAITING, Expect, Work, _Task
+
+_PERMUTED: Final = 4  # retries due together whose every re-entry order is explored
 
 
 @dataclass
@@ -105,15 +108,16 @@ class Model:
                     task.due = self.now
 
     def stop(self, drain: bool) -> None:
-        """Stop accepting work; drain (by :attr:`Params.stop_queued`) or cancel everything."""
+        """Stop accepting work; drain (by :attr:`Params.stop_queued` and
+        :attr:`Params.drain_running`) or cancel everything."""
         self.closed = True
-        if drain and self.params.stop_queued == "run":
-            return
+        cancel_running = not drain or self.params.drain_running == "cancel"
         self.halted = not drain
         for task in self.tasks.values():
-            if task.state in WAITING:
+            if task.state in WAITING and not (drain and self.params.stop_queued == "run"):
                 self._finish(task, "cancelled")
-            elif task.state == "running" and not drain and task.cancelling in (None, "timeout"):
+            elif task.state == "running" and cancel_running and task.cancelling in (
+                    None, "timeout"):
                 task.cancelling, task.due = "now", self.now
 
     # Time
@@ -216,17 +220,18 @@ class Model:
 
     # Moves within one instant
 
-    def _moves(self) -> list[tuple[str, str | None]]:
+    def _moves(self) -> list[tuple[str, Any]]:
         """The moves possible now, reduced to those whose order can matter.
 
         An attempt's end only frees a worker, so ends are taken first, one at a time (an
         attempt that ends and times out at once gives a choice), except for a task that a
         cancel races. Tasks whose delay or backoff ends now arrive together, before or
-        after free workers pick.
+        after free workers pick; retries that re-enter at the back arrive in every order
+        (in two, first and last scheduled first, beyond :data:`_PERMUTED` of them).
         """
         now = self.now
         racing = {name for when, name in self.races if when == now}
-        ends: list[tuple[str, str | None]] = []
+        ends: list[tuple[str, Any]] = []
         for task in self.tasks.values():
             if task.state != "running":
                 continue
@@ -237,24 +242,33 @@ class Model:
                 return options
             ends += options
         moves = ends + [("race", name) for name in racing]
-        if any(t.due == now and t.state in ("delayed", "backoff") for t in self.tasks.values()):
+        arriving = [t for t in self.tasks.values()
+                    if t.due == now and t.state in ("delayed", "backoff")]
+        requeued = [t.name for t in arriving if t.attempts and self.params.retry_place == "back"]
+        if len(requeued) > 1:  # retries due together re-enter at the back in any order
+            orders = (list(itertools.permutations(requeued)) if len(requeued) <= _PERMUTED
+                      else [tuple(requeued), tuple(reversed(requeued))])
+            moves += [("arrive", order) for order in orders]
+        elif arriving:
             moves.append(("arrive", None))
         if (not self.halted and self.running() < self.params.workers
                 and any(task.state == "queued" for task in self.tasks.values())):
             moves.append(("pick", None))
         return moves
 
-    def _do(self, move: tuple[str, str | None]) -> None:
+    def _do(self, move: tuple[str, Any]) -> None:
         kind, name = move
         if kind == "pick":
             self._start(self._best())
         elif kind == "arrive":
-            for task in self.tasks.values():
-                if task.due == self.now and task.state in ("delayed", "backoff"):
-                    task.state, task.due = "queued", None
-                    if task.attempts and self.params.retry_place == "back":
-                        self._seq += 1
-                        task.place = self._seq
+            arriving = [task for task in self.tasks.values()
+                        if task.due == self.now and task.state in ("delayed", "backoff")]
+            order = {task_name: i for i, task_name in enumerate(name or ())}
+            for task in sorted(arriving, key=lambda t: order.get(t.name, -1)):
+                task.state, task.due = "queued", None
+                if task.attempts and self.params.retry_place == "back":
+                    self._seq += 1
+                    task.place = self._seq
         elif kind == "depart":
             self._depart(self.tasks[name])
         elif kind == "expire":
@@ -308,11 +322,11 @@ class Model:
         elif n > task.max_retries:
             self._finish(task, "failed")
         else:
+            if self.closed and self.params.stop_queued == "cancel":
+                self._finish(task, "cancelled")  # no retry is scheduled: none is counted
+                return
             if self.params.retried_when == "scheduled":
                 self.retried += 1
-            if self.closed and self.params.stop_queued == "cancel":
-                self._finish(task, "cancelled")
-                return
             params = self.params
             task.state, task.failed_at = "backoff", now
             task.due = now + ns(backoff(n, params.base_delay, params.max_delay))

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
+# DESIGN's reading first: it is the canonical outcome.
 _PREFERRED: Final = {"original": 0, "back": 1, "scheduled": 0, "started": 1, "run": 0,
-                     "cancel": 1}  # DESIGN's reading first: it is the canonical outcome
+                     "finish": 0, "cancel": 1}
 
 
 def backoff(failures: int, base_delay: float, max_delay: float) -> float:
@@ -31,6 +32,7 @@ class Params:
         retried_when: "scheduled" (``retried`` rises when a retry is scheduled) or "started".
         stop_queued: on a draining stop, waiting tasks "run" or are "cancel"led at once
             (retries scheduled after the stop are then cancelled too).
+        drain_running: on a draining stop, running handlers "finish" or are "cancel"led.
     """
 
     workers: int
@@ -40,11 +42,13 @@ class Params:
     retry_place: str = "original"
     retried_when: str = "scheduled"
     stop_queued: str = "run"
+    drain_running: str = "finish"
 
     def __post_init__(self) -> None:
         for name, allowed in (("retry_place", ("original", "back")),
                               ("retried_when", ("scheduled", "started")),
-                              ("stop_queued", ("run", "cancel"))):
+                              ("stop_queued", ("run", "cancel")),
+                              ("drain_running", ("finish", "cancel"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be one of {allowed}")
         if self.workers < 1:
@@ -56,7 +60,7 @@ def readings(capabilities: Any, **settings: Any) -> list[Params]:
 
     Args:
         capabilities: an ``adapters.Capabilities`` (its ``retry_keeps_place``,
-            ``retried_counted`` and ``stop_runs_queued`` sets).
+            ``retried_counted``, ``stop_runs_queued`` and ``drain_running`` sets).
         **settings: ``workers``, ``base_delay``, ``max_delay``, ``high_first``.
 
     Returns:
@@ -65,8 +69,9 @@ def readings(capabilities: Any, **settings: Any) -> list[Params]:
     def ordered(values: Iterable[str]) -> list[str]:
         return sorted(values, key=_PREFERRED.__getitem__)
 
-    return [Params(retry_place=place, retried_when=when, stop_queued=stop, **settings)
-            for place, when, stop in itertools.product(
+    return [Params(retry_place=place, retried_when=when, stop_queued=stop,
+                   drain_running=running, **settings)
+            for place, when, stop, running in itertools.product(
                 ordered(capabilities.retry_keeps_place), ordered(capabilities.retried_counted),
-                ordered(capabilities.stop_runs_queued))]
+                ordered(capabilities.stop_runs_queued), ordered(capabilities.drain_running))]
 
