@@ -13,13 +13,17 @@ from ..adapters import Adapter, Outcome, ResultMissing
 from ._base import CheckFailed, Harness, Skip, expect_equal
 
 __all__ = ["TASK_WAIT", "WORKLOAD_WAIT", "expect_final_state", "expect_later_task_completes",
-           "outcome_within", "outcomes_within", "skip_if_nothing_ran", "stop_within"]
+           "outcome_within", "outcomes_within", "skip_if_nothing_ran", "starts_within",
+           "stop_within"]
 
 TASK_WAIT: Final = 60.0
 """Virtual seconds a check waits for one task (or a stop) that a correct target ends sooner."""
 
 WORKLOAD_WAIT: Final = 3600.0
 """Virtual seconds a whole workload may take before it counts as hung."""
+
+START_POLL: Final = 0.01
+"""Virtual seconds between two looks at the timeline while :func:`starts_within` waits."""
 
 
 async def outcome_within(queue: Adapter, task_id: Hashable, what: str, rule: str,
@@ -104,6 +108,24 @@ async def stop_within(queue: Adapter, drain: bool, rule: str, seconds: float = T
             raise
         raise CheckFailed(f"{rule}: stop(drain={drain}) raised CancelledError though nothing "
                           f"cancelled its caller; expected it to return") from None
+
+
+async def starts_within(h: Harness, count: int, seconds: float = TASK_WAIT) -> None:
+    """Let the loop run, virtual time included, until ``count`` attempts have started.
+
+    The ordering checks read the start order from the timeline this way, while the queue
+    runs, never through what ``stop()`` does to the work still queued (an open point of
+    oas37a). It returns after ``seconds`` virtual seconds even if fewer have started: the
+    caller judges what it sees (and skips if nothing ran, :func:`skip_if_nothing_ran`).
+
+    Args:
+        h: the check's harness, whose timeline is watched.
+        count: attempt starts (of all probes, retries included) to wait for.
+        seconds: the bound, in virtual seconds.
+    """
+    deadline = h.now() + seconds
+    while len(h.timeline.starts()) < count and h.now() < deadline:
+        await asyncio.sleep(START_POLL)
 
 
 async def outcomes_within(h: Harness, queue: Adapter, task_ids: Sequence[Hashable], rule: str,
