@@ -5,11 +5,14 @@ raises (``QueueClosed`` for queue_core, RuntimeError for oas37a: ``Capabilities.
 a duplicate ``task_id`` of a task the queue still knows raises ValueError; a full queue raises
 one of ``Capabilities.full_errors``; an empty started queue raises nothing and does not spin;
 a handler exception never kills a worker; 150 workers all work at once. A draining ``stop``
-finishes running work and runs or cancels queued work (``Capabilities.stop_runs_queued``); a
-cancelling one cancels everything.
+lets running work finish or cancels it (``Capabilities.drain_running``) and runs or cancels
+queued work (``Capabilities.stop_runs_queued``), all ended by the time it returns; a
+cancelling one cancels everything (its handlers judged once the loop has run its ready
+callbacks: it may return before they have unwound).
 
 Where the shape leaves a point open (what ``max_queue_size`` counts, what a draining stop does
-to queued tasks) every reading it allows passes.
+to queued and running tasks, when a cancelling stop returns, whether ``get_result`` polls)
+every reading it allows passes.
 """
 
 from __future__ import annotations
@@ -198,21 +201,24 @@ async def handler_exception_never_kills_worker(h: Harness) -> None:
 
 @check("edge_cases", "S8", needs=("workers",))
 async def hundred_fifty_workers_all_run(h: Harness) -> None:
-    """With 150 workers, 300 one-second tasks run 150 at a time and finish at 2 virtual s.
+    """With 150 workers, 300 one-second tasks run 150 at a time, the first 150 all at once.
 
-    Open points: whether get_result polls: it reads the time taken after awaiting the results,
-    so a get_result that polls is not accepted yet (its latency is added to the 2 virtual s).
+    Open points: whether get_result polls: it judges the probes' timeline (starts, ends,
+    overlap), not when the results were returned, so a get_result that polls passes.
     """
     # S8 / oas37a point 7: 100+ workers work (DESIGN asks 1,000; 150 keeps the check fast).
+    # Not a rule about time: how late get_result returns (oas37a open point) is not judged,
+    # only what the handlers did, read from their start and end events.
     queue = await h.make(workers=150)
     started = h.now()
     ids = [await h.submit(queue, h.probes.run_for(1.0, name=f"t{n:03d}")) for n in range(300)]
     for task_id in ids:
         await outcome_within(queue, task_id, "one of 300 one-second tasks", "S8")
     ends = sum(1 for e in h.timeline.events if e.kind == "end")
-    expect_equal((h.timeline.running_at_most(), ends, h.now() - started), (150, 300, 2.0),
-                 "(peak overlap, tasks ended, virtual s taken) for 300 one-second tasks on "
-                 "150 workers", "S8")
+    at_once = sum(1 for e in h.timeline.starts() if e.time == started)
+    expect_equal((h.timeline.running_at_most(), ends, at_once), (150, 300, 150),
+                 "(peak overlap, tasks ended, tasks started at once) for 300 one-second "
+                 "tasks on 150 workers", "S8")
 
 
 @check("edge_cases", "S5")
