@@ -19,7 +19,7 @@ from hypothesis.stateful import initialize, invariant, precondition, rule
 
 from ..adapters import TargetFactory
 from ..contract import FINISHED, NS_PER_S, in_seconds, ns
-from ..model import Divergence, Finding, Model, Work, follow, readings
+from ..model import Divergence, Finding, Model, Work, follow, readings, stop_readings
 from ._driver import LoopDriver
 from ._example import Example
 from ._judge import Observation, exc, findings, names, worker_loss
@@ -337,12 +337,14 @@ class QueueMachine(Example):
             return [model]
 
         def stop(model: Model) -> list[Model]:
-            other = model.clone()
-            model.stop(drain)
-            if both:
-                other.stop(not drain)
-                return [model, other]
-            return [model]
+            stopped = []
+            for params in stop_readings(model.params, self.factory.capabilities):
+                for how in (drain, not drain) if both else (drain,):
+                    variant = model.clone()
+                    variant.params = params
+                    variant.stop(how)
+                    stopped.append(variant)
+            return stopped
 
         if gates:  # the handlers they held end, and workers pick up what waits, before stop
             self._call(self.handlers.open(gates), "opening every gate", "concurrency")

@@ -4,10 +4,11 @@ Hypothesis's own shrinker is not used: it has no budget but its own (up to minut
 slow target), and it would judge an example's final ``stop`` on examples it cut short. So
 :func:`run_machines` stops Hypothesis at the first failure, and :func:`shrink` makes the
 failure small by replaying candidates with :func:`.replay`, keeping a candidate when it fails
-the same check: first drop each step but ``init`` and each task of a submitted list, from
-the last back; then set each task field to its plain value and each other argument to its
-simplest (:data:`.SIMPLEST`), one at a time; and again, while that makes progress. A
-candidate that leaves a later step without its precondition is not kept.
+the same check: first drop runs of steps (halves, quarters, ...), then each step but
+``init`` and each task of a submitted list, from the last back; then set each task field to
+its plain value and each other argument to its simplest (:data:`.SIMPLEST`), one at a time;
+and again, while that makes progress. A candidate that leaves a later step without its
+precondition is not kept.
 """
 
 from __future__ import annotations
@@ -43,7 +44,18 @@ class _Shrinker:
         self.replays = 0
 
     def drop(self) -> None:
-        """Drop steps and submitted tasks that the failure does not need."""
+        """Drop runs of steps that the failure does not need, halves first, then single
+        steps and submitted tasks."""
+        size = len(self.best.calls) // 2
+        while size > 1:
+            start = len(self.best.calls) - size
+            while start > 0:
+                calls = list(self.best.calls)
+                chunk = calls[start:start + size]
+                if chunk and all(rule != "stop" for rule, _ in chunk):
+                    self._fails_alike(calls[:start] + calls[start + size:])
+                start -= size
+            size //= 2
         for index in reversed(range(len(self.best.calls))):
             if index >= len(self.best.calls):  # a drop made the run fail before this step
                 continue

@@ -42,11 +42,11 @@ from typing import Any
 
 from ._divergence import Divergence, Finding, follow
 from ._model import Model
-from ._params import Params, backoff, readings
+from ._params import Params, backoff, readings, stop_readings
 from ._task import Expect, Work
 
 __all__ = ["Divergence", "Expect", "Finding", "Model", "Params", "Work", "backoff", "follow",
-           "readings"]
+           "readings", "stop_readings"]
 
 
 def __getattr__(name: str) -> Any:

@@ -12,7 +12,7 @@ from ..contract import FINISHED, NS_PER_S, ns
 from ._params import Params, backoff
 from ._task import WAITING, Expect, Work, _Task
 
-_PERMUTED: Final = 4  # retries due together whose every re-entry order is explored
+_PERMUTED: Final = 3  # retries of one priority due together: every re-entry order explored
 
 
 @dataclass
@@ -49,9 +49,10 @@ class Model:
     _seq: int = 0
 
     def clone(self) -> Model:
-        """An independent copy."""
+        """An independent copy (a finished task never changes again: the two share it)."""
         other = copy.copy(self)
-        other.tasks = {name: task.copy() for name, task in self.tasks.items()}
+        other.tasks = {name: task if task.state in FINISHED else task.copy()
+                       for name, task in self.tasks.items()}
         other.gates, other.races = set(self.gates), list(self.races)
         other.answers, other.log, other.history = dict(self.answers), list(self.log), list(
             self.history)
@@ -244,10 +245,8 @@ class Model:
         moves = ends + [("race", name) for name in racing]
         arriving = [t for t in self.tasks.values()
                     if t.due == now and t.state in ("delayed", "backoff")]
-        requeued = [t.name for t in arriving if t.attempts and self.params.retry_place == "back"]
-        if len(requeued) > 1:  # retries due together re-enter at the back in any order
-            orders = (list(itertools.permutations(requeued)) if len(requeued) <= _PERMUTED
-                      else [tuple(requeued), tuple(reversed(requeued))])
+        orders = self._reentry_orders(arriving)
+        if len(orders) > 1:
             moves += [("arrive", order) for order in orders]
         elif arriving:
             moves.append(("arrive", None))
@@ -255,6 +254,21 @@ class Model:
                 and any(task.state == "queued" for task in self.tasks.values())):
             moves.append(("pick", None))
         return moves
+
+    def _reentry_orders(self, arriving: list[_Task]) -> list[tuple[str, ...]]:
+        """The orders in which retries due together may re-enter at the back: every order
+        among those of one priority (across priorities the order changes no rank), or, past
+        :data:`_PERMUTED` of them, first and last scheduled first."""
+        if self.params.retry_place != "back":
+            return []
+        ties: dict[int, list[str]] = {}
+        for task in arriving:
+            if task.attempts:
+                ties.setdefault(task.priority, []).append(task.name)
+        groups = [names for names in ties.values() if len(names) > 1]
+        choices = [list(itertools.permutations(names)) if len(names) <= _PERMUTED
+                   else [tuple(names), tuple(reversed(names))] for names in groups]
+        return [sum(picked, ()) for picked in itertools.product(*choices)] if groups else []
 
     def _do(self, move: tuple[str, Any]) -> None:
         kind, name = move

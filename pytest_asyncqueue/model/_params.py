@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 # DESIGN's reading first: it is the canonical outcome.
@@ -56,22 +56,29 @@ class Params:
 
 
 def readings(capabilities: Any, **settings: Any) -> list[Params]:
-    """One :class:`Params` per combination of open-point readings ``capabilities`` accepts.
+    """One :class:`Params` per combination of the open-point readings ``capabilities`` accepts
+    that tell two queues apart before they stop (``retry_keeps_place``, ``retried_counted``);
+    the readings of a stop are taken when it comes (:func:`stop_readings`).
 
     Args:
-        capabilities: an ``adapters.Capabilities`` (its ``retry_keeps_place``,
-            ``retried_counted``, ``stop_runs_queued`` and ``drain_running`` sets).
+        capabilities: an ``adapters.Capabilities``.
         **settings: ``workers``, ``base_delay``, ``max_delay``, ``high_first``.
 
     Returns:
         The combinations, DESIGN's own reading first.
     """
-    def ordered(values: Iterable[str]) -> list[str]:
-        return sorted(values, key=_PREFERRED.__getitem__)
+    return [Params(retry_place=place, retried_when=when, **settings)
+            for place, when in itertools.product(_ordered(capabilities.retry_keeps_place),
+                                                 _ordered(capabilities.retried_counted))]
 
-    return [Params(retry_place=place, retried_when=when, stop_queued=stop,
-                   drain_running=running, **settings)
-            for place, when, stop, running in itertools.product(
-                ordered(capabilities.retry_keeps_place), ordered(capabilities.retried_counted),
-                ordered(capabilities.stop_runs_queued), ordered(capabilities.drain_running))]
 
+def stop_readings(params: Params, capabilities: Any) -> list[Params]:
+    """``params`` with each combination of the stop readings ``capabilities`` accepts
+    (``stop_runs_queued``, ``drain_running``), DESIGN's own first."""
+    return [replace(params, stop_queued=queued, drain_running=running)
+            for queued, running in itertools.product(_ordered(capabilities.stop_runs_queued),
+                                                     _ordered(capabilities.drain_running))]
+
+
+def _ordered(values: Iterable[str]) -> list[str]:
+    return sorted(values, key=_PREFERRED.__getitem__)
