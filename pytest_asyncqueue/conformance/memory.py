@@ -169,6 +169,9 @@ async def finished_tasks_release_handlers_and_args(h: Harness) -> None:
             for i in range(6)]
     for task_id in running + queued + done:
         await outcome_within(queue, task_id, "a watched task", "S7")
+    # A task id may be the target's own handle on the task (a future holding its outcome and
+    # the traceback of its error): what the caller holds is not the queue's to drop.
+    del running, queued, done, task_id
     await h.settle()
     _expect_released(watched, "handlers or arguments of finished tasks",
                      "on the idle target after gc.collect()",
