@@ -18,6 +18,7 @@ every reading it allows passes.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from ..probes import Gate
 from ._base import CheckFailed, Harness, Skip, check, expect_equal
@@ -199,6 +200,71 @@ async def handler_exception_never_kills_worker(h: Harness) -> None:
                  "the state, value and timeline of the task after five failing ones", "S8")
 
 
+def _outside_cancel(h: Harness, name: str, times: int) -> Any:
+    """A handler whose first ``times`` attempts await a future that the loop cancels (someone
+    else's cancel: neither the task nor its worker is cancelled), then return ``name``.
+
+    It records on the timeline like a probe: "start", then "fail" (the CancelledError its own
+    await raised, re-raised to the queue) or "end".
+    """
+    attempts = 0
+
+    async def handler() -> Any:
+        nonlocal attempts
+        attempts += 1
+        h.timeline.record("start", name, attempts)
+        if attempts <= times:
+            future = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(future.cancel)
+            try:
+                await future
+            except asyncio.CancelledError:
+                h.timeline.record("fail", name, attempts, "CancelledError (not ours)")
+                raise
+        await asyncio.sleep(0)
+        h.timeline.record("end", name, attempts, name)
+        return name
+
+    handler.__name__ = handler.__qualname__ = name
+    return handler
+
+
+@check("edge_cases", "S8")
+async def handler_own_cancelled_error_never_kills_worker(h: Harness) -> None:
+    """With one worker, a handler whose own await raises CancelledError (nobody cancelled the
+    task or the worker) leaves the worker alive: the next task runs and completes.
+
+    Open points: what such an attempt counts as: a failed attempt (retried while retries
+    remain, so it completes on its retry) or the end of the task as CANCELLED (a queue that
+    runs each attempt in an asyncio task of its own sees that task end cancelled); either
+    reading passes, a task left unfinished or a dead worker does not.
+    """
+    # S8 / oas37a point 7: a handler exception never kills a worker. A CancelledError the
+    # handler's own await raised (something it awaited was cancelled by someone else) is a
+    # handler exception too: queue_core fails the attempt like any other (S3); a queue that
+    # reads it as a cancellation of the task may end the task CANCELLED. The worker lives.
+    queue = await h.make(workers=1)
+    options = {"max_retries": 1} if "max_retries" in h.capabilities.submit_options else {}
+    first = await h.submit(queue, _outside_cancel(h, "outside", times=1), **options)
+    good = await h.submit(queue, h.probes.succeed("good", name="good"))
+    outcome = await outcome_within(queue, first, "a task whose own await raised "
+                                   "CancelledError (1 worker: did it survive?)", "S8")
+    after = await outcome_within(queue, good, "the task after one whose own await raised "
+                                 "CancelledError (1 worker: did it survive?)", "S8")
+    expect_equal((after.state, after.value, h.timeline.kinds("good")),
+                 ("completed", "good", ["start", "end"]),
+                 "the state, value and timeline of the task after one whose own await raised "
+                 "CancelledError", "S8")
+    readings = {("completed", "start fail start end")} if options else set()
+    readings |= {("failed", "start fail"), ("cancelled", "start fail")}
+    seen = (outcome.state, " ".join(h.timeline.kinds("outside")))
+    if seen not in readings:
+        raise CheckFailed(f"S8: a task whose own await raised CancelledError (max_retries="
+                          f"{options.get('max_retries', 'absent')}) ended {seen[0]} with "
+                          f"events [{seen[1]}]; expected "
+                          + " or ".join(f"{s} [{k}]" for s, k in sorted(readings)))
+
+
 @check("edge_cases", "S8", needs=("workers",))
 async def hundred_fifty_workers_all_run(h: Harness) -> None:
     """With 150 workers, 300 one-second tasks run 150 at a time, the first 150 all at once.
@@ -285,5 +351,6 @@ async def cancelling_stop_cancels_everything(h: Harness) -> None:
 
 CHECKS = [zero_workers_refused_at_construction, submit_after_stop_raises,
           duplicate_task_id_refused, full_queue_refused, empty_queue_idles_quietly,
-          handler_exception_never_kills_worker, hundred_fifty_workers_all_run,
+          handler_exception_never_kills_worker, handler_own_cancelled_error_never_kills_worker,
+          hundred_fifty_workers_all_run,
           draining_stop_finishes_work, cancelling_stop_cancels_everything]

@@ -287,6 +287,18 @@ QUEUE_CORE_MUTANTS: Final = [
         "only ArithmeticError is caught around the handler: any other exception kills the "
         "worker and leaves its task RUNNING"),
     Mutant(
+        "qc_outside_cancel_kills_worker", "edge_cases", "queue_core", _QC_WORKERS,
+        _lines(
+            "                    if reason is None and not me.cancelling():",
+            "                        # Not ours: something the handler awaited was cancelled by someone",
+            "                        # else. The attempt fails like any other exception; the worker lives.",
+            "                        self._end_attempt(task, None, exc)",
+            "                    elif reason is None or me.uncancel():"),
+        "                    if reason is None or me.uncancel():",
+        "a CancelledError raised by the handler's own await (nobody cancelled the task or the "
+        "worker) is taken for the worker's own cancellation: the task ends CANCELLED and the "
+        "worker exits"),
+    Mutant(
         "qc_delay_on_wall_clock", "scheduling", "queue_core", _QC,
         _lines(
             "        if delay:",
@@ -564,6 +576,8 @@ FAMILIES: Final = {
                                    "oas_submit_after_stop_accepted"),
     "duplicate id overwrites": ("qc_duplicate_id_overwrites", "oas_duplicate_id_overwrites"),
     "exception kills worker": ("qc_exception_kills_worker", "oas_exception_kills_worker"),
+    "a CancelledError from the handler's own await kills the worker": (
+        "qc_outside_cancel_kills_worker",),
     "cancel races a completion and counts twice": (
         "oas_cancel_racing_completion_counted_twice", "qc_cancel_racing_timeout_counted_twice"),
     "retry timer not cancelled by cancel": ("oas_cancel_racing_failure_still_retried",
