@@ -24,7 +24,8 @@ from ..probes import Gate
 from ._base import CheckFailed, Harness, Skip, check, expect_equal
 from ._loop_iterations import (IDLE_ITERATIONS, IDLE_SECONDS, count_idle_iterations,
                                require_iteration_observer)
-from ._waits import expect_later_task_completes, outcome_within, stop_within
+from ._waits import (TASK_WAIT, expect_later_task_completes, outcome_within,
+                     skip_if_nothing_ran, stop_within)
 
 
 @check("edge_cases", "S8", needs=("workers",))
@@ -323,6 +324,51 @@ async def draining_stop_finishes_work(h: Harness) -> None:
                               f"{v[0]} ({k})" for k, v in accepted.items()))
 
 
+@check("edge_cases", "S5", needs=("max_retries",))
+async def draining_stop_ends_task_in_backoff(h: Harness) -> None:
+    """stop(drain=True) while a task waits for its retry returns, and the task has a final
+    status by then: it ran its retry (COMPLETED) or was CANCELLED, never stranded.
+
+    Open points: what stop(wait=True) does to a task waiting for its backoff, as
+    Capabilities.stop_runs_queued allows (run its retry, or finish it CANCELLED); either way
+    it has a final status when stop returns.
+    """
+    # S5: shutdown(drain=True) waits for pending tasks, backing-off ones included (DESIGN S4
+    # counts a task waiting for a backoff as pending). oas37a open point: after stop(wait=True)
+    # returns every task it accepted has a final status; a stop may run a queued task or
+    # finish it CANCELLED. A retry timer dropped at the stop strands the task (and a stop
+    # that waits for it hangs).
+    settings = {"base_delay": 1.0} if "base_delay" in h.capabilities.settings else {}
+    if "max_delay" in h.capabilities.settings:
+        settings["max_delay"] = 10.0
+    queue = await h.make(workers=1, **settings)
+    task_id = await h.submit(queue, h.probes.fail(times=1, then="retried", name="backing-off"),
+                             max_retries=1)
+    deadline = h.now() + TASK_WAIT
+    while not h.timeline.of("backing-off", "fail") and h.now() < deadline:
+        await asyncio.sleep(0.001)
+    skip_if_nothing_ran(h, "S5")
+    if h.timeline.kinds("backing-off") != ["start", "fail"]:
+        raise Skip(f"the first attempt's failure was not seen waiting for its retry (events "
+                   f"{h.timeline.kinds('backing-off')}): the target's backoff is too short to "
+                   f"stop the queue inside it")
+    await stop_within(queue, True, "S5")
+    state = await queue.status(task_id)
+    kinds = h.timeline.kinds("backing-off")
+    readings = {"run": ("completed", ["start", "fail", "start", "end"]),
+                "cancel": ("cancelled", ["start", "fail"])}
+    accepted = {k: v for k, v in readings.items() if k in h.capabilities.stop_runs_queued}
+    if (state, kinds) not in accepted.values():
+        raise CheckFailed(f"S5: right after stop(drain=True), called while a task waited for "
+                          f"its retry, the task's status was {state!r} with events {kinds}; "
+                          f"expected " + " or ".join(f"{s!r} with events {k} ({r})"
+                                                     for r, (s, k) in accepted.items()))
+    outcome = await outcome_within(queue, task_id, "the task that waited for its retry at the "
+                                   "stop", "S5")
+    expect_equal(outcome.state, state, "the result state of the task that waited for its "
+                 "retry at the stop (its status right after the stop)", "S5")
+
+
 @check("edge_cases", "S5")
 async def cancelling_stop_cancels_everything(h: Harness) -> None:
     """stop(drain=False) cancels the running handler and finishes queued tasks CANCELLED.
@@ -353,4 +399,5 @@ CHECKS = [zero_workers_refused_at_construction, submit_after_stop_raises,
           duplicate_task_id_refused, full_queue_refused, empty_queue_idles_quietly,
           handler_exception_never_kills_worker, handler_own_cancelled_error_never_kills_worker,
           hundred_fifty_workers_all_run,
-          draining_stop_finishes_work, cancelling_stop_cancels_everything]
+          draining_stop_finishes_work, draining_stop_ends_task_in_backoff,
+          cancelling_stop_cancels_everything]

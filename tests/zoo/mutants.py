@@ -299,6 +299,18 @@ QUEUE_CORE_MUTANTS: Final = [
         "worker) is taken for the worker's own cancellation: the task ends CANCELLED and the "
         "worker exits"),
     Mutant(
+        "qc_stop_drops_retry", "edge_cases", "queue_core", _QC_WORKERS,
+        _lines(
+            "        task.handle = None",
+            "        self._ready.push_late(task)"),
+        _lines(
+            "        task.handle = None",
+            "        if self._closed:  # a closed queue takes no more work: the retry is dropped",
+            "            return",
+            "        self._ready.push_late(task)"),
+        "a retry (or delayed start) that falls due after shutdown(drain=True) is dropped: the "
+        "task stays PENDING for good and the draining shutdown never returns"),
+    Mutant(
         "qc_delay_on_wall_clock", "scheduling", "queue_core", _QC,
         _lines(
             "        if delay:",
@@ -496,6 +508,20 @@ OAS37A_MUTANTS: Final = [
         "only ArithmeticError is caught around the handler: any other exception kills the "
         "worker and leaves its task RUNNING"),
     Mutant(
+        "oas_stop_drops_retry", "edge_cases", "oas37a", _OAS,
+        _lines(
+            "        await asyncio.sleep(delay)",
+            "        async with self._cond:",
+            "            job.backoff = None"),
+        _lines(
+            "        await asyncio.sleep(delay)",
+            "        if self._closed:  # a stopped queue takes no more work: the retry is dropped",
+            "            return",
+            "        async with self._cond:",
+            "            job.backoff = None"),
+        "a retry that falls due after stop(wait=True) is dropped: the task stays PENDING for "
+        "good and stop(wait=True), waiting for it, never returns"),
+    Mutant(
         "oas_cancel_racing_completion_counted_twice", "stats", "oas37a", _OAS,
         _OAS_CANCEL_RUNNING,
         _lines(
@@ -578,6 +604,8 @@ FAMILIES: Final = {
     "exception kills worker": ("qc_exception_kills_worker", "oas_exception_kills_worker"),
     "a CancelledError from the handler's own await kills the worker": (
         "qc_outside_cancel_kills_worker",),
+    "a draining stop strands a task waiting for its retry": ("qc_stop_drops_retry",
+                                                              "oas_stop_drops_retry"),
     "cancel races a completion and counts twice": (
         "oas_cancel_racing_completion_counted_twice", "qc_cancel_racing_timeout_counted_twice"),
     "retry timer not cancelled by cancel": ("oas_cancel_racing_failure_still_retried",
