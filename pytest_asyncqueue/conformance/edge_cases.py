@@ -3,16 +3,20 @@
 ``workers < 1`` is refused when the queue is built (ValueError); ``submit`` after ``stop``
 raises (``QueueClosed`` for queue_core, RuntimeError for oas37a: ``Capabilities.closed_errors``);
 a duplicate ``task_id`` of a task the queue still knows raises ValueError; a full queue raises
-one of ``Capabilities.full_errors``; an empty started queue raises nothing and does not spin;
-a handler exception never kills a worker; 150 workers all work at once. A draining ``stop``
+one of ``Capabilities.full_errors``, and cancelling its queued tasks frees their places; an
+empty started queue raises nothing and does not spin; a handler exception never kills a
+worker, a ``CancelledError`` raised by the handler's own await (nobody cancelled the task or
+the worker) included; 150 workers all work at once. A draining ``stop``
 lets running work finish or cancels it (``Capabilities.drain_running``) and runs or cancels
-queued work (``Capabilities.stop_runs_queued``), all ended by the time it returns; a
+queued work (``Capabilities.stop_runs_queued``), a task waiting for its retry included, all
+ended by the time it returns; a
 cancelling one cancels everything (its handlers judged once the loop has run its ready
 callbacks: it may return before they have unwound).
 
 Where the shape leaves a point open (what ``max_queue_size`` counts, what a draining stop does
-to queued and running tasks, when a cancelling stop returns, whether ``get_result`` polls)
-every reading it allows passes.
+to queued and running tasks, when a cancelling stop returns, whether ``get_result`` polls,
+whether a handler's own ``CancelledError`` fails the attempt or cancels the task) every
+reading it allows passes.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from ..probes import Gate
 from ._base import CheckFailed, Harness, Skip, check, expect_equal
 from ._loop_iterations import (IDLE_ITERATIONS, IDLE_SECONDS, count_idle_iterations,
                                require_iteration_observer)
-from ._waits import (TASK_WAIT, expect_later_task_completes, outcome_within,
-                     skip_if_nothing_ran, stop_within)
+from ._waits import (TASK_WAIT, expect_final_state, expect_later_task_completes,
+                     outcome_within, skip_if_nothing_ran, stop_within)
 
 
 @check("edge_cases", "S8", needs=("workers",))
@@ -143,6 +147,62 @@ async def full_queue_refused(h: Harness) -> None:
     expected_runs = ["busy", *(f"q{n}" for n in range(len(accepted)))]
     expect_equal(sorted(h.timeline.start_order()), expected_runs,
                  "the tasks that ran after the queue was full", "S8")
+
+
+@check("edge_cases", "S8", needs=("max_pending", "cancel"))
+async def cancelled_tasks_free_their_place(h: Harness) -> None:
+    """With max_pending=2, the worker busy and the queue full, cancelling the queued tasks
+    lets as many new submits in again; the new ones run, the cancelled ones never start.
+
+    Open points: what max_queue_size counts (queued only, or queued plus running) and what a
+    full queue raises: as many submits as were first accepted (1 or 2) must be accepted after
+    the cancels, and any of Capabilities.full_errors passes; only queued tasks are cancelled,
+    which frees their place in every reading.
+    """
+    # S8 / oas37a point 7: a full queue (max_pending) -> QueueFull, and only then: a cancelled
+    # task is finished (S4: CANCELLED at once), so it no longer counts against the bound. A
+    # queue that keeps counting cancelled entries (lazy deletion, or a pending count that
+    # forgets cancelled) refuses work with nothing waiting.
+    queue = await h.make(workers=1, max_pending=2)
+    gate = Gate()
+    await h.submit(queue, h.probes.wait_for(gate, name="busy"))
+    await h.settle()
+
+    async def fill(prefix: str) -> list:
+        accepted = []
+        for n in range(4):
+            try:
+                accepted.append(await h.submit(queue, h.probes.succeed(name=f"{prefix}{n}")))
+            except h.capabilities.full_errors:
+                break
+            except Exception as exc:
+                raise CheckFailed(f"S8: submit #{n + 1} behind a busy worker with max_pending=2 "
+                                  f"raised {type(exc).__name__}: {exc}; expected it accepted or "
+                                  f"{' or '.join(e.__name__ for e in h.capabilities.full_errors)}"
+                                  ) from None
+        return accepted
+
+    first = await fill("first")
+    if len(first) not in (1, 2):
+        raise Skip(f"with max_pending=2 and one task running, {len(first)} submits were "
+                   f"accepted before the queue was full (full_queue_refused judges that)")
+    cancelled = [await queue.cancel(task_id) for task_id in first]
+    await h.settle()
+    states = [await queue.status(task_id) for task_id in first]
+    if cancelled != [True] * len(first) or states != ["cancelled"] * len(first):
+        raise Skip(f"cancel() of the queued tasks returned {cancelled}, their states "
+                   f"{states}: a cancellation failure (S4, judged in cancellation), so whether "
+                   f"they free their place cannot be judged")
+    again = await fill("again")
+    if len(again) != len(first):
+        raise CheckFailed(f"S8: with max_pending=2, one task running and the {len(first)} "
+                          f"queued task(s) that filled the queue cancelled, {len(again)} new "
+                          f"submit(s) were accepted; expected {len(first)} (a cancelled task "
+                          f"no longer waits, so it frees its place)")
+    gate.open()
+    for n, task_id in enumerate(again):
+        await expect_final_state(queue, task_id, "completed", f"task again{n}, accepted after "
+                                 f"the cancels", "S8")
 
 
 @check("edge_cases", "S8")
@@ -396,7 +456,8 @@ async def cancelling_stop_cancels_everything(h: Harness) -> None:
 
 
 CHECKS = [zero_workers_refused_at_construction, submit_after_stop_raises,
-          duplicate_task_id_refused, full_queue_refused, empty_queue_idles_quietly,
+          duplicate_task_id_refused, full_queue_refused, cancelled_tasks_free_their_place,
+          empty_queue_idles_quietly,
           handler_exception_never_kills_worker, handler_own_cancelled_error_never_kills_worker,
           hundred_fifty_workers_all_run,
           draining_stop_finishes_work, draining_stop_ends_task_in_backoff,

@@ -311,6 +311,12 @@ QUEUE_CORE_MUTANTS: Final = [
         "a retry (or delayed start) that falls due after shutdown(drain=True) is dropped: the "
         "task stays PENDING for good and the draining shutdown never returns"),
     Mutant(
+        "qc_cancelled_tasks_hold_their_place", "edge_cases", "queue_core", _QC,
+        "        if self._max_pending is not None and len(tasks) - self._running >= self._max_pending:",
+        "        if self._max_pending is not None and len(self._ready) >= self._max_pending:",
+        "the max_pending bound counts the ready structure, whose cancelled entries stay until "
+        "popped: after cancelling the queued tasks of a full queue, submits are still refused"),
+    Mutant(
         "qc_delay_on_wall_clock", "scheduling", "queue_core", _QC,
         _lines(
             "        if delay:",
@@ -522,6 +528,13 @@ OAS37A_MUTANTS: Final = [
         "a retry that falls due after stop(wait=True) is dropped: the task stays PENDING for "
         "good and stop(wait=True), waiting for it, never returns"),
     Mutant(
+        "oas_cancelled_tasks_hold_their_place", "edge_cases", "oas37a", _OAS,
+        "        if 0 < self.max_queue_size <= len(self._jobs) - self._running:",
+        "        if 0 < self.max_queue_size <= (self._seq - self._running - self._completed"
+        "\n                                       - self._failed):  # forgets cancelled",
+        "the max_queue_size bound is computed from the counters but forgets the cancelled: "
+        "after cancelling the queued tasks of a full queue, submits are still refused"),
+    Mutant(
         "oas_cancel_racing_completion_counted_twice", "stats", "oas37a", _OAS,
         _OAS_CANCEL_RUNNING,
         _lines(
@@ -606,6 +619,8 @@ FAMILIES: Final = {
         "qc_outside_cancel_kills_worker",),
     "a draining stop strands a task waiting for its retry": ("qc_stop_drops_retry",
                                                               "oas_stop_drops_retry"),
+    "cancelled tasks still count against the queue bound": (
+        "qc_cancelled_tasks_hold_their_place", "oas_cancelled_tasks_hold_their_place"),
     "cancel races a completion and counts twice": (
         "oas_cancel_racing_completion_counted_twice", "qc_cancel_racing_timeout_counted_twice"),
     "retry timer not cancelled by cancel": ("oas_cancel_racing_failure_still_retried",
