@@ -308,14 +308,22 @@ async def handler_own_cancelled_error_never_kills_worker(h: Harness) -> None:
     options = {"max_retries": 1} if "max_retries" in h.capabilities.submit_options else {}
     first = await h.submit(queue, _outside_cancel(h, "outside", times=1), **options)
     good = await h.submit(queue, h.probes.succeed("good", name="good"))
-    outcome = await outcome_within(queue, first, "a task whose own await raised "
-                                   "CancelledError (1 worker: did it survive?)", "S8")
     after = await outcome_within(queue, good, "the task after one whose own await raised "
                                  "CancelledError (1 worker: did it survive?)", "S8")
     expect_equal((after.state, after.value, h.timeline.kinds("good")),
                  ("completed", "good", ["start", "end"]),
                  "the state, value and timeline of the task after one whose own await raised "
                  "CancelledError", "S8")
+    try:
+        outcome = await outcome_within(queue, first, "a task whose own await raised "
+                                       "CancelledError", "S8")
+    except CheckFailed:
+        if (h.timeline.kinds("outside") == ["start", "fail"]
+                and await queue.status(first) == "pending"):
+            raise Skip(f"the task whose own await raised CancelledError waits for a retry "
+                       f"that had not come after {TASK_WAIT:g} virtual s: a retries failure "
+                       f"(S3, judged in retries), so its end cannot be judged") from None
+        raise
     readings = {("completed", "start fail start end")} if options else set()
     readings |= {("failed", "start fail"), ("cancelled", "start fail")}
     seen = (outcome.state, " ".join(h.timeline.kinds("outside")))
@@ -402,6 +410,17 @@ async def draining_stop_ends_task_in_backoff(h: Harness) -> None:
     if "max_delay" in h.capabilities.settings:
         settings["max_delay"] = 10.0
     queue = await h.make(workers=1, **settings)
+    # A control: without a stop, a retry comes back. If it does not, the fault is the
+    # backoff's (S3, judged in retries), and a stop during one cannot be judged.
+    control = await h.submit(queue, h.probes.fail(times=1, then="retried", name="control"),
+                             max_retries=1)
+    try:
+        await outcome_within(queue, control, "a task failing once, max_retries=1", "S3")
+    except CheckFailed:
+        skip_if_nothing_ran(h, "S5")
+        raise Skip(f"a task failing once with max_retries=1 had not finished {TASK_WAIT:g} "
+                   f"virtual s after its submit, with no stop: a retries failure (S3, judged "
+                   f"in retries), so a stop during a backoff cannot be judged") from None
     task_id = await h.submit(queue, h.probes.fail(times=1, then="retried", name="backing-off"),
                              max_retries=1)
     deadline = h.now() + TASK_WAIT

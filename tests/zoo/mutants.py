@@ -329,6 +329,22 @@ QUEUE_CORE_MUTANTS: Final = [
         "a start delay is measured from time.monotonic() instead of loop.time() (S9): on a "
         "virtual clock the task starts hours late"),
     Mutant(
+        "qc_backoff_on_wall_clock", "retries", "queue_core", _QC_WORKERS,
+        "        task.handle = loop.call_at(loop.time() + delay, self._make_eligible, task)",
+        _lines(
+            '        task.handle = loop.call_at(__import__("time").monotonic() + delay,',
+            "                                   self._make_eligible, task)"),
+        "a retry's backoff is measured from time.monotonic() instead of loop.time() (S9): right "
+        "on a stock loop, whose clock is time.monotonic(), but on a virtual clock the retry "
+        "is due at the wrong virtual time"),
+    Mutant(
+        "qc_timeout_on_wall_clock", "scheduling", "queue_core", _QC_WORKERS,
+        "                    clock() + task.timeout, self._time_out, task, task.attempts)",
+        '                    __import__("time").monotonic() + task.timeout, self._time_out, task,'
+        "\n                    task.attempts)",
+        "a per-task timeout is armed at time.monotonic() + timeout instead of loop.time() + "
+        "timeout (S9): on a virtual clock it fires at the wrong virtual time"),
+    Mutant(
         "qc_cancel_racing_timeout_counted_twice", "stats", "queue_core", _QC,
         _QC_CANCEL_RUNNING,
         _lines(
@@ -535,6 +551,20 @@ OAS37A_MUTANTS: Final = [
         "the max_queue_size bound is computed from the counters but forgets the cancelled: "
         "after cancelling the queued tasks of a full queue, submits are still refused"),
     Mutant(
+        "oas_backoff_on_wall_clock", "retries", "oas37a", _OAS,
+        _lines(
+            "        await asyncio.sleep(delay)",
+            "        async with self._cond:",
+            "            job.backoff = None"),
+        _lines(
+            '        await asyncio.sleep(max(0.0, __import__("time").monotonic() + delay',
+            "                                - asyncio.get_running_loop().time()))",
+            "        async with self._cond:",
+            "            job.backoff = None"),
+        "the retry's deadline is taken on time.monotonic() and waited for on the loop clock "
+        "(S9, two clocks for one quantity): right on a stock loop, but on a virtual clock the "
+        "backoff is off by the difference between the clocks"),
+    Mutant(
         "oas_cancel_racing_completion_counted_twice", "stats", "oas37a", _OAS,
         _OAS_CANCEL_RUNNING,
         _lines(
@@ -621,6 +651,9 @@ FAMILIES: Final = {
                                                               "oas_stop_drops_retry"),
     "cancelled tasks still count against the queue bound": (
         "qc_cancelled_tasks_hold_their_place", "oas_cancelled_tasks_hold_their_place"),
+    "backoff or timeout timed on the wall clock": ("qc_backoff_on_wall_clock",
+                                                   "oas_backoff_on_wall_clock",
+                                                   "qc_timeout_on_wall_clock"),
     "cancel races a completion and counts twice": (
         "oas_cancel_racing_completion_counted_twice", "qc_cancel_racing_timeout_counted_twice"),
     "retry timer not cancelled by cancel": ("oas_cancel_racing_failure_still_retried",
