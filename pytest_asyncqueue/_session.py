@@ -215,7 +215,9 @@ class _ResultItem(pytest.Item):
             result = excinfo.value.result
             replay = result.replay or replay_command(suite.options.target, suite.factory.shape,
                                                      result.category, result.seed)
-            return f"{result.message}\nreplay: {replay}"
+            follows = (f"follows from {result.follows_from}\n" if result.follows_from
+                       else "")
+            return f"{follows}{result.message}\nreplay: {replay}"
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

@@ -173,8 +173,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     counts = {s: sum(r.status == s for r in results) for s in ("passed", "failed", "skipped")}
     checked = counts["passed"] + counts["failed"]
     verdict = "ok" if report["ok"] else "FAILED" if counts["failed"] else "NOTHING CHECKED"
+    following = sum(r.status == "failed" and bool(r.follows_from) for r in results)
     print(f"{verdict}: {len(results)} checks, {counts['passed']} passed, {counts['failed']} "
-          f"failed, {counts['skipped']} skipped in {time.perf_counter() - started:.2f} wall s "
+          f"failed" + (f" ({following} following from another failure)" if following else "")
+          + f", {counts['skipped']} skipped in {time.perf_counter() - started:.2f} wall s "
           f"(seed {seed})", file=out)
     if not checked:
         print(f"asyncqueue-check: every check skipped, so nothing about {args.target!r} was "

@@ -87,6 +87,7 @@ def summarize(results: Iterable[CheckResult]) -> dict[str, Any]:
         **counts,
         "failures": [{"check": r.name, "message": r.message, "seed": r.seed}
                      | ({"replay": r.replay} if r.replay else {})
+                     | ({"follows_from": r.follows_from} if r.follows_from else {})
                      for r in results if r.status == "failed"],
     }
     if status == "skipped":
@@ -323,11 +324,14 @@ def _check_command(target: str, shape: str, suite: str, *options: str) -> str:
 
 
 def failure_lines(report: Mapping[str, Any]) -> list[str]:
-    """For each failure: ``category::check``, its message, and the replay command."""
+    """For each failure: ``category::check`` (and the failure it follows from, if any), its
+    message, and the replay command."""
     lines: list[str] = []
     for category, entry in report["categories"].items():
         for failure in entry["failures"]:
-            lines += [f"FAILED {category}::{failure['check']}",
+            lines += [f"FAILED {category}::{failure['check']}"
+                      + (f" (follows from {failure['follows_from']})"
+                         if failure.get("follows_from") else ""),
                       *textwrap.indent(failure["message"], "  ").splitlines(),
                       "  replay: " + (failure.get("replay") or replay_command(
                           report["target"], report["shape"], category, failure["seed"]))]

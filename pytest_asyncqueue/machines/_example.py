@@ -21,6 +21,7 @@ from ._outcomes import FAILURES, Tally
 from ._steps import shown
 from ._target import Target
 
+
 class Example(RuleBasedStateMachine):
     """What every example needs, whatever its rules: the base of :class:`QueueMachine`.
 

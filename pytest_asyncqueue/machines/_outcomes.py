@@ -50,6 +50,8 @@ class MachineResult:
         calls: the same steps as ``(rule, arguments)``, for :func:`run_steps`.
         seed: the seed that replays the run.
         examples: examples run until the failure was first seen (else in the last run).
+        follows_from: for a failure found once another category had failed (and was
+            muted), that failure, as ``category::model.check``: it may explain this one.
     """
 
     category: str
@@ -61,6 +63,7 @@ class MachineResult:
     calls: tuple[tuple[str, dict[str, Any]], ...] = ()
     seed: int = 0
     examples: int = 0
+    follows_from: str = ""
 
 
 @dataclass

@@ -18,9 +18,17 @@ from ..adapters import TargetFactory
 from ..contract import MODEL_CATEGORIES
 from ..model import Finding
 from ._machine import QueueMachine
-from ._outcomes import MachineFailure, MachineResult, Tally, blocking_result, failed_result
+from ._outcomes import (
+    MachineFailure,
+    MachineResult,
+    Tally,
+    blocking_result,
+    failed_result,
+)
 from ._regression import write_regression
+from ._replay import StepNotAllowed, replay
 from ._shrink import shrink
+
 
 def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
                  categories: Iterable[str] | None = None, steps: int = 30,
@@ -71,20 +79,20 @@ def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
             break
         tally = Tally(heartbeat=heartbeat)
         failure = _run_once(factory, seed, examples, steps, frozenset(muted), tally)
+        cause = ""
         if isinstance(failure, MachineFailure) and failure.calls:
             failure = shrink(factory, failure, budget=shrinks, heartbeat=heartbeat)
-        found = [] if isinstance(failure, str) or failure is None else [failed_result(
+            if failed:
+                cause = _cause(factory, failure, heartbeat)
+        found = [] if isinstance(failure, str) or failure is None else [replace(failed_result(
             failure.finding, failure.steps, failure.calls, seed,
-            tally.first_failure or tally.examples)]
+            tally.first_failure or tally.examples), follows_from=cause)]
         if "concurrency" not in muted and (blocked := blocking_result(tally, seed)):
             found.insert(0, blocked)
         new = [r for r in found if r.category not in muted]
         for result in found:
             if result.category in wanted and result.category not in results:
-                results[result.category] = replace(result, message=result.message + (
-                    f"\n(found with {', '.join(failed)} muted: it may follow from "
-                    f"{'that failure' if len(failed) == 1 else 'those failures'})"
-                    if failed else ""))
+                results[result.category] = result
                 failed.append(result.category)
                 muted.add(result.category)
         if failure == "discarded":  # every example broke a muted category first
@@ -106,6 +114,25 @@ def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
             if result.status == "failed" and result.calls:
                 write_regression(result, Path(save_regression), spec, factory.shape)
     return ordered
+
+
+def _cause(factory: TargetFactory, failure: MachineFailure,
+           heartbeat: Callable[[], None] | None) -> str:
+    """The earlier failure this one follows from, as ``category::model.check``, or "".
+
+    It was found with the categories that had failed muted. Its steps replayed with nothing
+    muted tell: if they fail its own check first, it is a defect of its own; if they break
+    another rule first, it follows from that failure.
+    """
+    try:
+        replay(factory, failure.calls, Tally(heartbeat=heartbeat))
+    except MachineFailure as first:
+        same = (first.finding.category, first.finding.check) == (failure.finding.category,
+                                                                  failure.finding.check)
+        return "" if same else f"{first.finding.category}::model.{first.finding.check}"
+    except StepNotAllowed:
+        pass
+    return ""
 
 
 def _run_once(factory: TargetFactory, seed: int, examples: int, steps: int,

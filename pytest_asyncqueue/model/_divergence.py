@@ -197,8 +197,9 @@ def follow(models: list[Model], until: int,
     while True:
         survivors: dict[tuple[Any, ...], Model] = {}
         seen = observed.get(when, [])
+        started = frozenset(name for kind, name, _ in seen if kind == "start")
         for model in models:
-            for outcome in model.at(when):
+            for outcome in model.at(when, started):
                 if outcome.matches(seen):
                     survivors.setdefault(outcome.key(), outcome)
         if not survivors:

@@ -46,6 +46,7 @@ class Model:
     answers: dict[str, bool] = field(default_factory=dict)
     log: list[Expect] = field(default_factory=list)
     history: list[tuple[float, str, str, int]] = field(default_factory=list)
+    started: frozenset[str] = frozenset()  # what the target started at the instant processed
     _seq: int = 0
 
     def clone(self) -> Model:
@@ -129,14 +130,16 @@ class Model:
         times += [when for when, _ in self.races]
         return min(times) if times else None
 
-    def at(self, when: int) -> list[Model]:
+    def at(self, when: int, started: frozenset[str] = frozenset()) -> list[Model]:
         """Every distinct outcome of processing instant ``when`` (>= :attr:`now`).
 
         Each outcome's :attr:`log` holds the events expected at that instant; the first
-        outcome is the canonical one (timers first, then picks).
+        outcome is the canonical one (timers first, then picks). ``started``: the tasks a
+        target started at that instant, the only ones a pick may take out of rank order
+        under :attr:`Params.any_order`.
         """
         start = self.clone()
-        start.now, start.log = when, []
+        start.now, start.log, start.started = when, [], started
         outcomes: dict[tuple[Any, ...], Model] = {}
         seen: set[tuple[Any, ...]] = set()
         stack = [start]
@@ -252,7 +255,12 @@ class Model:
             moves.append(("arrive", None))
         if (not self.halted and self.running() < self.params.workers
                 and any(task.state == "queued" for task in self.tasks.values())):
-            moves.append(("pick", None))
+            chosen = [t.name for t in self.tasks.values()
+                      if t.state == "queued" and t.name in self.started]
+            if self.params.any_order and chosen:
+                moves += [("pick", name) for name in chosen]
+            else:
+                moves.append(("pick", None))
         return moves
 
     def _reentry_orders(self, arriving: list[_Task]) -> list[tuple[str, ...]]:
@@ -273,7 +281,7 @@ class Model:
     def _do(self, move: tuple[str, Any]) -> None:
         kind, name = move
         if kind == "pick":
-            self._start(self._best())
+            self._start(self._best() if name is None else self.tasks[name])
         elif kind == "arrive":
             arriving = [task for task in self.tasks.values()
                         if task.due == self.now and task.state in ("delayed", "backoff")]

@@ -33,6 +33,8 @@ class Params:
         stop_queued: on a draining stop, waiting tasks "run" or are "cancel"led at once
             (retries scheduled after the stop are then cancelled too).
         drain_running: on a draining stop, running handlers "finish" or are "cancel"led.
+        any_order: a free worker may pick any waiting task, not only the best ranked (to
+            follow a target whose ordering has already been found wrong, and judge the rest).
     """
 
     workers: int
@@ -43,6 +45,7 @@ class Params:
     retried_when: str = "scheduled"
     stop_queued: str = "run"
     drain_running: str = "finish"
+    any_order: bool = False
 
     def __post_init__(self) -> None:
         for name, allowed in (("retry_place", ("original", "back")),

@@ -70,7 +70,8 @@ def start_machines(factory: TargetFactory, categories: Sequence[str], seed: int,
     def run(heartbeat: Callable[[], None] | None = None) -> list[CheckResult]:
         return [CheckResult("model" if r.status != "failed" else f"model.{r.check}",
                             r.category, "the executable model of DESIGN section 2", r.status,
-                            r.message, seed, replay=replay if r.status == "failed" else "")
+                            r.message, seed, replay=replay if r.status == "failed" else "",
+                            follows_from=r.follows_from)
                 for r in run_machines(factory, seed=seed, examples=examples,
                                       categories=categories, save_regression=save_regression,
                                       target=target, heartbeat=heartbeat)]

@@ -35,6 +35,8 @@ class CheckResult:
             that lowers a run's wall limits to :data:`~pytest_asyncqueue.runner.AFTER_HANG`.
         replay: the command that replays it, when the default (``asyncqueue-check TARGET
             --suite conformance --only CATEGORY --seed SEED``) would not.
+        follows_from: the failure (``category::check``) that may explain this one: it was
+            found once that one had failed; "" for a failure of its own.
     """
 
     name: str
@@ -46,6 +48,7 @@ class CheckResult:
     wall: float = 0.0
     hung: bool = False
     replay: str = ""
+    follows_from: str = ""
 
 
 def new_seed() -> int:

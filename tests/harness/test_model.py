@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import asyncio
 import inspect
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -328,3 +329,43 @@ def test_the_machines_build_targets_inside_the_running_loop() -> None:
     results = run_machines(TargetFactory(NeedsRunningLoop, QueueCoreAdapter), seed=1,
                            examples=5, categories=["ordering", "edge_cases"])
     assert [(r.status, r.message) for r in results] == [("passed", "")] * 2
+
+
+class TwoBugs(TaskQueue):
+    """Two defects of their own: priorities inverted (S1), failed tasks counted as completed
+    (S6)."""
+
+    def submit(self, handler, /, *args, task_id=None, priority=0, max_retries=0,  # type: ignore[no-untyped-def]
+               delay=0.0, timeout=None):
+        return super().submit(handler, *args, task_id=task_id, priority=-priority,
+                              max_retries=max_retries, delay=delay, timeout=timeout)
+
+    def stats(self):  # type: ignore[no-untyped-def]
+        counted = super().stats()
+        return replace(counted, completed=counted.completed + counted.failed, failed=0)
+
+
+def test_two_independent_defects_are_both_reported_once_neither_following_from_the_other(
+        ) -> None:
+    factory = TargetFactory(TwoBugs, QueueCoreAdapter)
+    ordering, stats = run_machines(factory, seed=7, examples=30,
+                                   categories=["ordering", "stats"])
+    assert (ordering.status, ordering.check, ordering.follows_from) == (
+        "failed", "best_rank_first", "")
+    assert (stats.status, stats.check, stats.follows_from) == ("failed", "stats_match_model", "")
+    assert "following" not in ordering.message + stats.message
+
+
+def test_a_consequence_of_an_earlier_failure_says_which_it_follows_from() -> None:
+    # A worker that dies on a failed attempt: the lost worker is reported (edge_cases) and
+    # what else goes wrong in the same examples is marked as following from a failure.
+    from tests.zoo.mutants import MUTANTS, materialize
+
+    mutant = next(m for m in MUTANTS if m.name == "qc_exception_kills_worker")
+    factory = make_factory(str(materialize(mutant, Path(tempfile.mkdtemp()))))
+    results = {r.category: r for r in run_machines(factory, seed=20261123, examples=30)}
+    failed = [r for r in results.values() if r.status == "failed"]
+    roots = {f"{r.category}::model.{r.check}" for r in failed if not r.follows_from}
+    assert results["edge_cases"].status == "failed"
+    assert any(r.follows_from for r in failed)
+    assert {r.follows_from for r in failed if r.follows_from} <= roots
