@@ -68,6 +68,7 @@ def test_checks_needing_an_absent_feature_skip_saying_so_and_the_rest_pass() -> 
         **{c.name: "target has no cancel" for c in select_checks(["cancellation"])},
         "cancelled_running_task_moves_once": "target has no cancel",
         "cancel_at_attempt_boundaries_counted_once": "target has no cancel",
+        "cancelled_tasks_free_their_place": "target has no cancel",
         "retried_counts_the_retries": "target has no stats.retried",
         "workers_counts_live_workers": "target has no worker_tasks",
         "submit_after_stop_raises": "target has no closed_state",
