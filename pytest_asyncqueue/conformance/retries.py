@@ -8,12 +8,16 @@ read from the timeline: a gap runs from the failure of one attempt to the start 
 A target's jitter cannot be set through the factory, so the gap checks expect the delays of
 DESIGN S3 with jitter 0 (the default of both built-in shapes). A gap may never be shorter
 than its delay, but it may be up to half a ``base_delay`` longer: a worker that polls picks a
-retry up late, and that breaks S2 (checked in ``concurrency``), not S3.
+retry up late, and that breaks S2 (checked in ``concurrency``), not S3. A target without a
+``base_delay`` setting is not skipped: its default backoff is timed and judged by ratios (the
+waits double, then cap; DESIGN section 3: a rule that can be measured without a knob is
+measured).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any, Final
 
 from ._base import CheckFailed, Harness, check, expect_equal
@@ -23,6 +27,8 @@ __all__ = ["CHECKS"]
 
 BASE: Final = 0.2  # base_delay of the backoff checks, virtual s (time.sleep(delay) costs that)
 LATE: Final = 0.5  # how late a retry may start, as a fraction of base_delay: pickup latency
+CAP: Final = 1000.0  # max_delay of the default-backoff check, virtual s: above every wait
+DEFAULT_RETRIES: Final = 5  # retries timed on a target's default backoff
 
 
 def _gaps(h: Harness, name: str) -> list[float]:
@@ -107,13 +113,18 @@ def _expect_gaps(h: Harness, name: str, delays: list[float], settings: str) -> N
                           f"up to {late:g} s late, never early)")
 
 
-@check("retries", "S3", needs=("max_retries", "base_delay"))
+@check("retries", "S3", needs=("max_retries",))
 async def backoff_doubles(h: Harness) -> None:
-    """With base_delay 0.2 the waits before retries 1..4 are 0.2, 0.4, 0.8, 1.6 virtual seconds.
+    """With base_delay 0.2 the waits before retries 1..4 are 0.2, 0.4, 0.8, 1.6 virtual seconds;
+    without a base_delay setting the default waits double from the first, then cap.
 
-    Open points: none (one task, its gaps read on the timeline).
+    Open points: none (one task, its gaps read on the timeline; a target without a base_delay
+    setting is timed on its defaults, by ratios, not skipped).
     """
     # S3: after the failure of attempt k the task waits base_delay * 2**k on the loop clock.
+    if "base_delay" not in h.capabilities.settings:
+        await _default_backoff_doubles(h)
+        return
     settings: dict[str, Any] = {"base_delay": BASE}
     if "max_delay" in h.capabilities.settings:
         settings["max_delay"] = 100.0
@@ -121,6 +132,62 @@ async def backoff_doubles(h: Harness) -> None:
     task_id = await h.submit(queue, h.probes.fail(name="backoff"), max_retries=4)
     await outcomes_within(h, queue, [task_id], "S3")
     _expect_gaps(h, "backoff", [0.2, 0.4, 0.8, 1.6], "base_delay=0.2")
+
+
+async def _default_backoff_doubles(h: Harness) -> None:
+    """backoff_doubles for a target without a base_delay setting (DESIGN section 3: a rule
+    that can be measured without a knob is measured).
+
+    The waits are judged by their ratios: there must be a base b and a cap C such that wait k
+    is min(b * 2**k, C), never earlier and less than LATE * b later (b stands for the unknown
+    default base_delay). When the target takes max_delay it is set to CAP, above every wait
+    measured, so the waits must double throughout; otherwise the default cap may come at any
+    wait, the first included (a fixed backoff is a doubling capped at once).
+    """
+    settings: dict[str, Any] = {}
+    if "max_delay" in h.capabilities.settings:
+        settings["max_delay"] = CAP
+    queue = await h.make(workers=2, **settings)
+    task_id = await h.submit(queue, h.probes.fail(name="default-backoff"),
+                             max_retries=DEFAULT_RETRIES)
+    await outcomes_within(h, queue, [task_id], "S3")
+    gaps = _gaps(h, "default-backoff")
+    if len(gaps) != DEFAULT_RETRIES:
+        raise CheckFailed(f"S3: an always-failing task with max_retries={DEFAULT_RETRIES} had "
+                          f"{len(gaps)} waits before a retry ({gaps}); expected "
+                          f"{DEFAULT_RETRIES}")
+    if not _doubles_then_caps(gaps, capped=not settings):
+        setting = (f"max_delay={CAP:g}, so no cap within these waits" if settings
+                   else "no max_delay setting: the default cap may come at any wait")
+        raise CheckFailed(f"S3: the waits from each failure to the next attempt (no base_delay "
+                          f"setting, {setting}) were {gaps} virtual seconds; expected "
+                          f"min(b * 2**k, cap) for some base b (each at most {LATE:g} b late), "
+                          f"e.g. {[round(gaps[0] * 2**k, 9) for k in range(len(gaps))]}")
+
+
+def _doubles_then_caps(gaps: list[float], *, capped: bool) -> bool:
+    """Whether some b > 0 (or b = 0: no backoff) and cap C give gap k in
+    [min(b * 2**k, C), that + LATE * b), the cap reached at some wait j (if ``capped``)."""
+    if all(g == 0 for g in gaps):
+        return True  # base_delay 0: min(0 * 2**k, cap) is 0
+    splits = range(len(gaps) + 1) if capped else (len(gaps),)
+    for j in splits:  # waits 0 .. j-1 double, j .. on are capped
+        head, tail = gaps[:j], gaps[j:]
+        # b <= g_k / 2**k (never early), b > g_k / (2**k + LATE) (less than LATE * b late)
+        hi = min((g / 2**k for k, g in enumerate(head)), default=math.inf)
+        lo = max((g / (2**k + LATE) for k, g in enumerate(head)), default=0.0)
+        if head and not lo < hi:
+            continue
+        if not tail:
+            return True
+        cap_hi = min(tail)  # never early
+        b = hi if head else cap_hi  # a fixed backoff: b is the cap itself
+        cap_lo = max(tail) - LATE * b
+        if j:  # the cap comes at wait j: b * 2**(j-1) <= C <= b * 2**j for some b in (lo, hi]
+            cap_lo, cap_hi = max(cap_lo, lo * 2 ** (j - 1)), min(cap_hi, hi * 2**j)
+        if cap_lo < cap_hi or (cap_lo == cap_hi and cap_hi > 0):
+            return True
+    return False
 
 
 @check("retries", "S3", needs=("max_retries", "base_delay", "max_delay"))

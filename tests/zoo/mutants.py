@@ -183,6 +183,37 @@ QUEUE_CORE_MUTANTS: Final = [
         "    delay = max_delay if k >= 1024 else max(base_delay * 2.0**k, max_delay)",
         "the cap uses max() instead of min(): every backoff is at least max_delay"),
     Mutant(
+        "qc_no_base_delay_backoff_never_grows", "retries", "queue_core", _QC,
+        _lines(
+            "        base_delay: float = 0.1,",
+            "        max_delay: float = 10.0,",
+            "        jitter: float = 0.0,",
+            "        non_retryable: tuple[type[BaseException], ...] = (),",
+            "        max_results: int = 1000,",
+            "        result_ttl: float | None = 300.0,",
+            "        seed: int | None = None,",
+            "    ) -> None:",
+            "        check_settings(workers=workers, max_pending=max_pending, base_delay=base_delay,",
+            "                       max_delay=max_delay, jitter=jitter, non_retryable=non_retryable,",
+            "                       max_results=max_results, result_ttl=result_ttl)",
+            "        super().__init__(base_delay=base_delay, max_delay=max_delay, jitter=jitter,"),
+        _lines(
+            "        max_delay: float = 10.0,",
+            "        jitter: float = 0.0,",
+            "        non_retryable: tuple[type[BaseException], ...] = (),",
+            "        max_results: int = 1000,",
+            "        result_ttl: float | None = 300.0,",
+            "        seed: int | None = None,",
+            "    ) -> None:",
+            "        base_delay = 0.1  # no setting: a fixed backoff base",
+            "        check_settings(workers=workers, max_pending=max_pending, base_delay=base_delay,",
+            "                       max_delay=max_delay, jitter=jitter, non_retryable=non_retryable,",
+            "                       max_results=max_results, result_ttl=result_ttl)",
+            "        super().__init__(base_delay=base_delay, max_delay=base_delay, jitter=jitter,"),
+        "TaskQueue takes no base_delay (fixed at 0.1) and passes it as the cap too: max_delay is "
+        "ignored and every backoff is 0.1 s, it never doubles (only timing the default "
+        "schedule, without a base_delay knob, sees it)"),
+    Mutant(
         "qc_pending_cancel_still_runs", "cancellation", "queue_core", _QC,
         _lines(
             "        timer = task.handle",
@@ -432,6 +463,33 @@ OAS37A_MUTANTS: Final = [
         "        delay = max(self.base_delay * 2 ** job.retry_count, self.max_delay)",
         "the cap uses max() instead of min(): every backoff is at least max_delay"),
     Mutant(
+        "oas_no_base_delay_backoff_never_grows", "retries", "oas37a", _OAS,
+        _lines(
+            "    def __init__(self, num_workers: int = 4, max_queue_size: int = 1000, base_delay: float = 0.1,",
+            "                 max_delay: float = 10.0, result_cache_size: int = 1000,",
+            "                 result_ttl: float = 300.0) -> None:",
+            "        if not isinstance(num_workers, int) or num_workers < 1:",
+            '            raise ValueError(f"num_workers={num_workers!r} must be an int >= 1, "',
+            '                             f"e.g. AsyncTaskQueue(num_workers=4)")',
+            "        if result_cache_size < 1 or result_ttl <= 0 or base_delay < 0 or max_delay < 0:",
+            '            raise ValueError("result_cache_size and result_ttl must be > 0, delays >= 0")',
+            "        self.num_workers, self.max_queue_size = num_workers, max_queue_size",
+            "        self.base_delay, self.max_delay = base_delay, max_delay"),
+        _lines(
+            "    def __init__(self, num_workers: int = 4, max_queue_size: int = 1000,",
+            "                 max_delay: float = 10.0, result_cache_size: int = 1000,",
+            "                 result_ttl: float = 300.0) -> None:",
+            "        if not isinstance(num_workers, int) or num_workers < 1:",
+            '            raise ValueError(f"num_workers={num_workers!r} must be an int >= 1, "',
+            '                             f"e.g. AsyncTaskQueue(num_workers=4)")',
+            "        if result_cache_size < 1 or result_ttl <= 0 or max_delay < 0:",
+            '            raise ValueError("result_cache_size and result_ttl must be > 0, delays >= 0")',
+            "        self.num_workers, self.max_queue_size = num_workers, max_queue_size",
+            "        self.base_delay = self.max_delay = 0.1  # no base_delay setting; cap ignored"),
+        "AsyncTaskQueue takes no base_delay (fixed at 0.1) and ignores max_delay, capping at "
+        "0.1: every backoff is 0.1 s, it never doubles (only timing the default schedule, "
+        "without a base_delay knob, sees it)"),
+    Mutant(
         "oas_pending_cancel_still_runs", "cancellation", "oas37a", _OAS,
         _lines(
             "            else:",
@@ -632,6 +690,8 @@ FAMILIES: Final = {
     "worker dies on cancel": ("qc_worker_dies_on_cancel", "oas_worker_dies_on_cancel"),
     "linear backoff": ("qc_linear_backoff", "oas_linear_backoff"),
     "cap with max": ("qc_cap_with_max", "oas_cap_with_max"),
+    "backoff never grows (no base_delay setting)": ("qc_no_base_delay_backoff_never_grows",
+                                                    "oas_no_base_delay_backoff_never_grows"),
     "failed counted as completed": ("qc_failed_counted_as_completed",
                                     "oas_failed_counted_as_completed"),
     "running reported as pending": ("qc_running_reported_as_pending",
