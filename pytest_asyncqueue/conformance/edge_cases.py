@@ -127,16 +127,7 @@ async def full_queue_refused(h: Harness) -> None:
     await h.submit(queue, h.probes.wait_for(gate, name="busy"))
     await h.settle()
     expected = " or ".join(e.__name__ for e in h.capabilities.full_errors)
-    accepted = []
-    for n in range(4):
-        try:
-            accepted.append(await h.submit(queue, h.probes.succeed(name=f"q{n}")))
-        except h.capabilities.full_errors:
-            break
-        except Exception as exc:
-            raise CheckFailed(f"S8: submit #{n + 1} behind a busy worker with max_pending=2 "
-                              f"raised {type(exc).__name__}: {exc}; expected {expected}"
-                              ) from None
+    accepted = await _fill(h, queue, "q")
     if len(accepted) not in (1, 2):
         raise CheckFailed(f"S8: with max_pending=2 and one task running, {len(accepted)} more "
                           f"submits were accepted before {expected}; expected 1 (running "
@@ -168,21 +159,7 @@ async def cancelled_tasks_free_their_place(h: Harness) -> None:
     await h.submit(queue, h.probes.wait_for(gate, name="busy"))
     await h.settle()
 
-    async def fill(prefix: str) -> list:
-        accepted = []
-        for n in range(4):
-            try:
-                accepted.append(await h.submit(queue, h.probes.succeed(name=f"{prefix}{n}")))
-            except h.capabilities.full_errors:
-                break
-            except Exception as exc:
-                raise CheckFailed(f"S8: submit #{n + 1} behind a busy worker with max_pending=2 "
-                                  f"raised {type(exc).__name__}: {exc}; expected it accepted or "
-                                  f"{' or '.join(e.__name__ for e in h.capabilities.full_errors)}"
-                                  ) from None
-        return accepted
-
-    first = await fill("first")
+    first = await _fill(h, queue, "first")
     if len(first) not in (1, 2):
         raise Skip(f"with max_pending=2 and one task running, {len(first)} submits were "
                    f"accepted before the queue was full (full_queue_refused judges that)")
@@ -193,7 +170,7 @@ async def cancelled_tasks_free_their_place(h: Harness) -> None:
         raise Skip(f"cancel() of the queued tasks returned {cancelled}, their states "
                    f"{states}: a cancellation failure (S4, judged in cancellation), so whether "
                    f"they free their place cannot be judged")
-    again = await fill("again")
+    again = await _fill(h, queue, "again")
     if len(again) != len(first):
         raise CheckFailed(f"S8: with max_pending=2, one task running and the {len(first)} "
                           f"queued task(s) that filled the queue cancelled, {len(again)} new "
@@ -481,3 +458,20 @@ CHECKS = [zero_workers_refused_at_construction, submit_after_stop_raises,
           hundred_fifty_workers_all_run,
           draining_stop_finishes_work, draining_stop_ends_task_in_backoff,
           cancelling_stop_cancels_everything]
+
+
+async def _fill(h: Harness, queue: Any, prefix: str) -> list[Any]:
+    """Submit up to four quick tasks behind a busy worker until the queue says it is full;
+    return the ids accepted. Any other error than a full one fails the check (S8)."""
+    accepted = []
+    for n in range(4):
+        try:
+            accepted.append(await h.submit(queue, h.probes.succeed(name=f"{prefix}{n}")))
+        except h.capabilities.full_errors:
+            break
+        except Exception as exc:
+            raise CheckFailed(f"S8: submit #{n + 1} behind a busy worker with max_pending=2 "
+                              f"raised {type(exc).__name__}: {exc}; expected it accepted or "
+                              f"{' or '.join(e.__name__ for e in h.capabilities.full_errors)}"
+                              ) from None
+    return accepted
