@@ -117,6 +117,7 @@ class Example(RuleBasedStateMachine):
         if finding is None:
             return
         if finding.category in self.muted:
+            self.tally.muted_findings.append(finding)
             if soft:
                 return
             self.tally.discarded += 1

@@ -73,6 +73,7 @@ class Tally:
     examples: int = 0
     first_failure: int | None = None  # the example in which the first failure showed
     discarded: int = 0  # examples that broke a muted category
+    muted_findings: list[Finding] = field(default_factory=list)  # in the order seen
     blocking: dict[str, list[Any]] = field(default_factory=dict)  # call site -> records
     blocking_seen: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
     heartbeat: Callable[[], None] | None = None  # called after every loop iteration

@@ -26,10 +26,12 @@ def run_steps(factory: TargetFactory, calls: Iterable[tuple[str, dict[str, Any]]
 
 
 def replay(factory: TargetFactory, calls: Iterable[tuple[str, dict[str, Any]]],
-           tally: Tally) -> None:
+           tally: Tally, muted: frozenset[str] = frozenset()) -> None:
     """Run ``calls`` on a fresh :class:`QueueMachine`, as Hypothesis would: each rule, then
-    the invariant; the final ``stop`` is the teardown's, as in a generated example."""
-    machine = QueueMachine(factory, tally=tally)
+    the invariant; the final ``stop`` is the teardown's, as in a generated example. A
+    finding of a ``muted`` category is noted in the tally (and one after which the example
+    cannot go on ends it with Hypothesis's ``UnsatisfiedAssumption``)."""
+    machine = QueueMachine(factory, muted=muted, tally=tally)
     try:
         for rule_name, arguments in calls:
             if rule_name != "stop":

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Final
 
 from hypothesis import HealthCheck, Phase, Verbosity
 from hypothesis import seed as hypothesis_seed
 from hypothesis import settings as Settings
-from hypothesis.errors import Flaky, Unsatisfiable
+from hypothesis.errors import Flaky, Unsatisfiable, UnsatisfiedAssumption
 from hypothesis.stateful import run_state_machine_as_test
 
 from ..adapters import TargetFactory
@@ -28,6 +30,9 @@ from ._outcomes import (
 from ._regression import write_regression
 from ._replay import StepNotAllowed, replay
 from ._shrink import shrink
+
+_OTHER_TARGET: Final = frozenset({"zero_workers_rejected"})
+"""Checks of a target built apart from the example's (its breach causes nothing there)."""
 
 
 def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
@@ -120,19 +125,17 @@ def _cause(factory: TargetFactory, failure: MachineFailure,
            heartbeat: Callable[[], None] | None) -> str:
     """The earlier failure this one follows from, as ``category::model.check``, or "".
 
-    It was found with the categories that had failed muted. Its steps replayed with nothing
-    muted tell: if they fail its own check first, it is a defect of its own; if they break
-    another rule first, it follows from that failure.
+    Its steps are replayed with every other category muted: if another rule broke before
+    this one did (in the example's own target: not the separate one built with
+    ``workers=0``), this failure follows from the first such breach; if none did, it is a
+    defect of its own.
     """
-    try:
-        replay(factory, failure.calls, Tally(heartbeat=heartbeat))
-    except MachineFailure as first:
-        same = (first.finding.category, first.finding.check) == (failure.finding.category,
-                                                                  failure.finding.check)
-        return "" if same else f"{first.finding.category}::model.{first.finding.check}"
-    except StepNotAllowed:
-        pass
-    return ""
+    others = frozenset(MODEL_CATEGORIES) - {failure.finding.category}
+    tally = Tally(heartbeat=heartbeat)
+    with contextlib.suppress(MachineFailure, StepNotAllowed, UnsatisfiedAssumption):
+        replay(factory, failure.calls, tally, muted=others)
+    causes = [f for f in tally.muted_findings if f.check not in _OTHER_TARGET]
+    return f"{causes[0].category}::model.{causes[0].check}" if causes else ""
 
 
 def _run_once(factory: TargetFactory, seed: int, examples: int, steps: int,
