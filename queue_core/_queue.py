@@ -211,16 +211,25 @@ class TaskQueue(WorkerPool):
 
     # Asking about tasks
 
-    async def result(self, task_id: Any) -> TaskResult:
+    async def result(self, task_id: Any, timeout: float | None = None) -> TaskResult:
         """Wait until the task finishes and return its :class:`TaskResult`.
 
         A FAILED or CANCELLED task returns a result too; it does not raise. Cancelling the
-        caller does not affect the task. Wrap in ``asyncio.timeout()`` to bound the wait.
+        caller, or its timeout, does not affect the task.
+
+        Args:
+            task_id: the task.
+            timeout: loop seconds to wait at most; None waits as long as the task takes, 0
+                returns only a finished task's result.
 
         Raises:
             UnknownTask: no task with this id was ever submitted here.
             ResultGone: it surely finished, but its result is no longer kept.
+            TimeoutError: the task had not finished after ``timeout`` seconds (it goes on).
+            TypeError, ValueError: ``timeout`` is not a finite number >= 0.
         """
+        if timeout is not None:
+            check_number("timeout", timeout)
         task = self._tasks.get(task_id)
         if task is None:
             return self._finished(task_id).result()
@@ -231,7 +240,16 @@ class TaskQueue(WorkerPool):
             task.waiters = [waiter]
         else:
             task.waiters.append(waiter)
-        return await waiter
+        if timeout is None:
+            return await waiter
+        try:
+            async with asyncio.timeout(timeout):
+                return await waiter
+        except TimeoutError:
+            if task.waiters is not None:  # still running: forget this caller
+                task.waiters.remove(waiter)
+            raise TimeoutError(f"task {task_id!r} had not finished after {timeout:g} loop "
+                               f"seconds; it goes on") from None
 
     def status(self, task_id: Any) -> TaskState:
         """Return the task's state now. A task waiting for a delay or backoff is PENDING.

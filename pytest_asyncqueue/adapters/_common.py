@@ -116,21 +116,22 @@ async def state_or_none(status: Callable[[Hashable], Any], task_id: Hashable) ->
         return None
 
 
-async def result_or_missing(get: Callable[[Hashable], Awaitable[Any]], task_id: Hashable,
-                            call: str | None = None) -> Any:
-    """``await get(task_id)``; a KeyError (the target has no such result) as ResultMissing.
+async def result_or_missing(get: Callable[..., Awaitable[Any]], task_id: Hashable,
+                            call: str | None = None, **wait: Any) -> Any:
+    """``await get(task_id, **wait)``; a KeyError (no such result) as ResultMissing.
 
     Args:
         get: the queue's result method.
         task_id: the task.
         call: the method's name, to name the call in the message; None when the queue's
             own KeyError says what is missing.
+        wait: keywords of the wait itself (``timeout``), passed on as they are.
 
     Raises:
         ResultMissing: ``get`` raised KeyError.
     """
     try:
-        return await get(task_id)
+        return await get(task_id, **wait)
     except KeyError as exc:
         raise ResultMissing(str(exc) if call is None else
                             f"{call}({task_id!r}) raised KeyError: {exc}") from exc

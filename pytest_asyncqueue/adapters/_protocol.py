@@ -113,16 +113,19 @@ class Adapter(Protocol):
         ``cancel_running`` extra of :class:`Capabilities`.
         """
 
-    async def result(self, task_id: Hashable) -> Outcome:
+    async def result(self, task_id: Hashable, timeout: float | None = None) -> Outcome:
         """Wait for the task to finish and return its outcome.
 
         ``value`` is the awaited return value, never a coroutine; ``error`` names the last
         failure's type and message (``TimeoutError`` for a timed-out attempt); ``retries``
         is None when the target does not say. Results stay readable after ``stop``. The
-        checks bound the wait themselves.
+        checks bound the wait themselves; ``timeout`` is passed only to judge the target's
+        own result timeout (the ``result_timeout`` feature), which the adapter hands on.
+        An adapter whose ``result`` takes no ``timeout`` has that check skipped.
 
         Raises:
             ResultMissing: the target has no result for it (evicted, expired, unknown).
+            TimeoutError: the target's own wait of ``timeout`` seconds ended first.
         """
 
     async def status(self, task_id: Hashable) -> str | None:

@@ -1,18 +1,23 @@
-"""Scheduling (DESIGN S1 terms, S4, S9): start delays and per-attempt timeouts.
+"""Scheduling (DESIGN S1 terms, S4, S9): start delays, per-attempt timeouts, result timeouts.
 
-Only for targets whose ``submit`` takes ``delay`` and ``timeout`` (the oas37a shape has
-neither, so there these checks are skipped). A delayed task is pending but not eligible until
-its delay has passed on the loop clock; it holds no worker meanwhile and then takes its place
-by rank (priority, then submission order). A per-task timeout cancels the running attempt at
-its deadline; that attempt counts as failed with ``TimeoutError`` for the retry policy, and a
-task that finishes in time is untouched.
+The delay and timeout checks are only for targets whose ``submit`` takes ``delay`` and
+``timeout`` (the oas37a shape has neither, so there they are skipped). A delayed task is
+pending but not eligible until its delay has passed on the loop clock; it holds no worker
+meanwhile and then takes its place by rank (priority, then submission order). A per-task
+timeout cancels the running attempt at its deadline; that attempt counts as failed with
+``TimeoutError`` for the retry policy, and a task that finishes in time is untouched. A
+result wait with a timeout (the ``result_timeout`` feature) ends when it is up, on the loop
+clock, 0 included.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import inspect
+from typing import Any, Final
 
-from ._base import CheckFailed, Harness, check, expect_equal
+from ..adapters import ResultMissing
+from ._base import CheckFailed, Harness, Skip, check, expect_equal
 from ._waits import outcomes_within
 
 __all__ = ["CHECKS"]
@@ -136,5 +141,46 @@ async def task_within_timeout_is_untouched(h: Harness) -> None:
                  "1 s tasks, none for the 10 s tasks, 1 s for the retried 0.9 s one)", "S4")
 
 
+RESULT_SLACK: Final = 0.1
+"""Virtual seconds a result wait may end after its timeout: a get_result that polls every
+few milliseconds (an oas37a open point) notices its deadline a poll late."""
+
+
+@check("scheduling", "S9", needs=("result_timeout",))
+async def result_wait_ends_at_its_timeout(h: Harness) -> None:
+    """Result waits with timeout 0 and 2 s, on a 10 s task, end at once and after 2 s.
+
+    Open points: whether get_result polls (a wait may end up to RESULT_SLACK late); how an
+    ended wait says so (TimeoutError, or a None or some result: the shape does not say, so
+    only when it ends is judged); what becomes of the task (not judged).
+    """
+    # S9: the target's own result timeout is measured on the loop clock, and a timeout of 0
+    # is a timeout (a wait that takes 0 for "no timeout" waits the whole 10 s).
+    queue = await h.make(workers=1)
+    if "timeout" not in inspect.signature(queue.result).parameters:
+        raise Skip("the adapter's result() takes no timeout")
+    task_id = await h.submit(queue, h.probes.run_for(10.0, "done", name="slow"))
+    await h.settle()
+    for timeout in (0.0, 2.0):
+        t0 = h.now()
+        bound = asyncio.timeout(8.0)  # ends before the task does
+        try:
+            async with bound:
+                await queue.result(task_id, timeout=timeout)
+        except ResultMissing:
+            pass  # a get_result that returns None when its wait is up
+        except TimeoutError:
+            if bound.expired():
+                raise CheckFailed(f"S9: a result wait with timeout={timeout:g} on a running "
+                                  f"10 s task was still waiting after 8 virtual s; expected "
+                                  f"it to end after {timeout:g} s") from None
+        waited = round(h.now() - t0, 9)
+        if not timeout <= waited <= timeout + RESULT_SLACK:
+            raise CheckFailed(f"S9: a result wait with timeout={timeout:g} on a running 10 s "
+                              f"task ended after {waited:g} virtual s; expected {timeout:g} s "
+                              f"(up to {RESULT_SLACK:g} s late)")
+
+
 CHECKS = [delayed_task_starts_when_due, delayed_task_takes_its_place_by_rank,
-          timed_out_attempt_fails_and_is_retried, task_within_timeout_is_untouched]
+          timed_out_attempt_fails_and_is_retried, task_within_timeout_is_untouched,
+          result_wait_ends_at_its_timeout]

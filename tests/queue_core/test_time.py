@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from queue_core import TaskQueue, TaskState
 
 
@@ -50,3 +52,41 @@ def test_a_delayed_task_starts_exactly_when_due(run):
         return starts
 
     assert run(main()) == {"now": 0.0, "soon": 0.25, "later": 30.0}
+
+
+def test_a_result_wait_times_out_on_the_loop_clock_and_the_task_goes_on(run):
+    async def main():
+        loop = asyncio.get_running_loop()
+
+        async def probe():
+            await asyncio.sleep(10.0)
+            return "done"
+
+        async with TaskQueue(workers=1) as queue:
+            task_id = queue.submit(probe)
+            ended = []
+            for timeout in (0, 2.5):
+                try:
+                    await queue.result(task_id, timeout=timeout)
+                except TimeoutError as exc:
+                    ended.append((timeout, loop.time(), str(exc)))
+            await queue.result(task_id)
+            finished = loop.time()
+            result = await queue.result(task_id, timeout=0)  # finished: no wait at all
+            return ended, result.value, finished
+
+    ended, value, finished = run(main())
+    assert [(timeout, at) for timeout, at, _ in ended] == [(0, 0.0), (2.5, 2.5)]
+    assert "had not finished after 2.5 loop seconds; it goes on" in ended[1][2]
+    assert (value, finished) == ("done", 10.0)
+
+
+def test_a_result_timeout_must_be_a_finite_number_of_seconds(run):
+    async def main():
+        async with TaskQueue(workers=1) as queue:
+            task_id = queue.submit(asyncio.sleep, 1.0)
+            for bad, error in ((-1, ValueError), (float("nan"), ValueError), ("1", TypeError)):
+                with pytest.raises(error, match=r"timeout=.* must be"):
+                    await queue.result(task_id, timeout=bad)
+
+    run(main())

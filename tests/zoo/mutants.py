@@ -609,6 +609,12 @@ OAS37A_MUTANTS: Final = [
         "the max_queue_size bound is computed from the counters but forgets the cancelled: "
         "after cancelling the queued tasks of a full queue, submits are still refused"),
     Mutant(
+        "oas_result_timeout_zero_waits_forever", "scheduling", "oas37a", _OAS,
+        "            return await asyncio.wait_for(asyncio.shield(job.done), timeout)",
+        "            return await asyncio.wait_for(asyncio.shield(job.done), timeout or None)",
+        "get_result(task_id, timeout=0) takes the falsy 0 for 'no timeout' and waits until "
+        "the task ends instead of timing out at once"),
+    Mutant(
         "oas_backoff_on_wall_clock", "retries", "oas37a", _OAS,
         _lines(
             "        await asyncio.sleep(delay)",
@@ -718,6 +724,7 @@ FAMILIES: Final = {
         "oas_cancel_racing_completion_counted_twice", "qc_cancel_racing_timeout_counted_twice"),
     "retry timer not cancelled by cancel": ("oas_cancel_racing_failure_still_retried",
                                             "qc_cancel_racing_timeout_lost"),
+    "a result wait with timeout 0 never times out": ("oas_result_timeout_zero_waits_forever",),
     "stats off by one when a cancel lands during backoff": (
         "oas_cancel_during_backoff_start_off_by_one",),
 }

@@ -49,6 +49,8 @@ class Oas37aAdapter(BuiltinAdapter):
             full_errors=(asyncio.QueueFull, RuntimeError),
             closed_errors=(RuntimeError,),
             extras=frozenset({"cancel_running"}),
+            absent=frozenset() if "timeout" in keywords(target.get_result)
+            else frozenset({"result_timeout"}),
         )
 
     async def submit(self, handler: Callable[..., Awaitable[Any]], *args: Any,
@@ -61,8 +63,9 @@ class Oas37aAdapter(BuiltinAdapter):
     async def cancel(self, task_id: Hashable) -> bool:
         return bool(await maybe_await(self.queue.cancel_task(task_id)))
 
-    async def result(self, task_id: Hashable) -> Outcome:
-        result = await result_or_missing(self.queue.get_result, task_id, "get_result")
+    async def result(self, task_id: Hashable, timeout: float | None = None) -> Outcome:
+        wait = {} if timeout is None else {"timeout": timeout}
+        result = await result_or_missing(self.queue.get_result, task_id, "get_result", **wait)
         if result is None:
             raise ResultMissing(f"get_result({task_id!r}) returned None")
         retries = getattr(result, "retry_count", None)

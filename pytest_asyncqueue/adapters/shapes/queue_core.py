@@ -50,8 +50,8 @@ class QueueCoreAdapter(BuiltinAdapter):
     async def cancel(self, task_id: Hashable) -> bool:
         return bool(await maybe_await(self.queue.cancel(task_id)))
 
-    async def result(self, task_id: Hashable) -> Outcome:
-        result = await result_or_missing(self.queue.result, task_id)
+    async def result(self, task_id: Hashable, timeout: float | None = None) -> Outcome:
+        result = await result_or_missing(self.queue.result, task_id, timeout=timeout)
         error = result.error
         return Outcome(state_name(result.state) or "", result.value,
                        None if error is None else f"{type(error).__name__}: {error}",
