@@ -101,18 +101,24 @@ class SuiteSession:
         """The model's verdict in the item's category, waiting for the machines (started
         here unless the first conformance check started them)."""
         if self.model_results is None:
-            results = self.start_machines(item.session).wait()
+            from .runner import attribute
+
+            # The conformance checks of the session ran first: a model failure may follow
+            # from one of theirs.
+            results = attribute([*self.results.values(), *self.start_machines(
+                item.session).wait()])[len(self.results):]
             self.model_results = {r.category: r for r in results}
         return self.model_results[item.name]
 
     def report(self) -> dict[str, Any]:
         """The JSON report (a dict) of the results so far."""
         from .report import build_report
+        from .runner import attribute
 
         assert self.factory is not None
         model = self.model_results.values() if self.model_results else ()
         return build_report(self.options.target, self.factory.shape, self.options.seed,
-                            [*self.results.values(), *model])
+                            attribute([*self.results.values(), *model]))
 
     def finish(self, config: pytest.Config) -> None:
         """Stop the runners (killing a child still running) and write the report, once the

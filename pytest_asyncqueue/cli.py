@@ -45,6 +45,7 @@ from .runner import (
     MODEL_EXAMPLES,
     CheckResult,
     MachinesRun,
+    attribute,
     iter_results,
     new_seed,
     select_checks,
@@ -163,6 +164,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             results = _run_conformance(factory, categories, seed, out, args.verbose)
         if machines is not None:
             results += _report_machines(args, machines, seed, out)
+    results = attribute(results)
     bench = _run_bench(factory, out) if args.bench else None
     report = build_report(args.target, factory.shape, seed, results, categories, bench=bench)
     failures = failure_lines(report)

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from . import (cancellation, concurrency, edge_cases, memory, ordering, retries, scheduling,
                stats)
-from ._base import Check, CheckFailed, Harness, Skip, check, expect_equal
+from ._base import USES, Check, CheckFailed, Harness, Skip, check, expect_equal
 
-__all__ = ["ALL_CHECKS", "Check", "CheckFailed", "Harness", "Skip", "check",
+__all__ = ["ALL_CHECKS", "USES", "Check", "CheckFailed", "Harness", "Skip", "check",
            "expect_equal"]
 
 ALL_CHECKS: list[Check] = [

@@ -14,13 +14,18 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from ..adapters import Adapter, Capabilities, TargetFactory, Unsupported
 from ..contract import CATEGORIES
-from ..probes import Probes, Timeline
+from ..probes import FAIL, Probes, Timeline
 
-__all__ = ["Check", "CheckFailed", "Harness", "Skip", "check", "expect_equal"]
+__all__ = ["USES", "Check", "CheckFailed", "Harness", "Skip", "check", "expect_equal"]
+
+USES: Final = ("handlers", "failures", "retries", "cancel", "priorities", "order")
+"""What a check may lean on (:attr:`Harness.used`): it submitted a handler; a handler raised;
+one raised in a task submitted with ``max_retries``; it cancelled; it set priorities; it
+submitted two tasks of one priority to a one-worker target (their order is FIFO's)."""
 
 
 
@@ -96,6 +101,8 @@ class Harness:
         self.probes = Probes(self.timeline)
         self.submitted = 0  # submits the targets accepted, as the harness counts them
         self._made: list[Adapter] = []
+        self._asked: set[str] = set()  # "max_retries" and the USES known at the call
+        self._one_worker: dict[int, list[int]] = {}  # a one-worker target -> its priorities
 
     @property
     def capabilities(self) -> Capabilities:
@@ -119,6 +126,9 @@ class Harness:
         except Unsupported as exc:
             raise Skip(str(exc)) from None
         self._made.append(adapter)
+        self._note_cancels(adapter)
+        if settings.get("workers") == 1:
+            self._one_worker[id(adapter)] = []
         if start:
             await adapter.start()
         return adapter
@@ -127,12 +137,45 @@ class Harness:
                      *args: Any, **options: Any) -> Hashable:
         """Submit through the adapter, counting accepted submits; an option the target lacks
         makes the check skip."""
+        self._asked.add("handlers")
+        if options.get("priority"):
+            self._asked.add("priorities")
+        priorities = self._one_worker.get(id(adapter))
+        if priorities is not None:
+            if options.get("priority", 0) in priorities:
+                self._asked.add("order")
+            priorities.append(options.get("priority", 0))
+        if options.get("max_retries"):
+            self._asked.add("max_retries")
         try:
             task_id = await adapter.submit(handler, *args, **options)
         except Unsupported as exc:
             raise Skip(str(exc)) from None
         self.submitted += 1
         return task_id
+
+    @property
+    def used(self) -> frozenset[str]:
+        """What of the target the check has leaned on so far, by :data:`USES` name."""
+        used = self._asked - {"max_retries"}
+        if any(event.kind == FAIL for event in self.timeline.events):
+            used.add("failures")
+            if "max_retries" in self._asked:
+                used.add("retries")
+        return frozenset(used)
+
+    def _note_cancels(self, adapter: Adapter) -> None:
+        """Wrap the adapter's ``cancel`` so that :attr:`used` knows the check cancelled."""
+        cancel = adapter.cancel
+
+        async def noted(task_id: Hashable) -> bool:
+            self._asked.add("cancel")
+            return await cancel(task_id)
+
+        try:
+            adapter.cancel = noted  # type: ignore[method-assign]
+        except AttributeError:  # a user's adapter with __slots__: cancels go unnoted
+            pass
 
     async def settle(self, rounds: int = 20) -> None:
         """Let ready work run for a while without moving the clock."""

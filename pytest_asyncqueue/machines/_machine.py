@@ -272,10 +272,11 @@ class QueueMachine(Example):
         for event in fresh:
             observed[ns(event.time)].append((event.kind, event.probe, event.attempt))
         try:
-            self.models = follow(self.models, ns(self.loop.time()), observed)
+            self.models = follow(self.models, ns(self.loop.time()), observed,
+                                 self.tally.heartbeat)
         except Divergence as divergence:
-            self._fail_with(self._worker_loss(snapshot, fresh) or self._gave_up(divergence)
-                            or divergence.explain())
+            self._fail_with(self._worker_loss(snapshot, fresh)
+                            or self._gave_up(divergence, fresh) or divergence.explain())
 
     def _worker_loss(self, snapshot: dict[str, int] | None, fresh: list[Any]) -> Finding | None:
         if snapshot is None or "workers" not in snapshot or self.closed or not self.can[
@@ -285,11 +286,14 @@ class QueueMachine(Example):
                            cancelled_running=self.cancelled_running,
                            failed_attempt=any(event.kind == "fail" for event in fresh))
 
-    def _gave_up(self, divergence: Divergence) -> Finding | None:
-        """S3 broken if a task the model still retries is FAILED for the target."""
+    def _gave_up(self, divergence: Divergence, fresh: list[Any]) -> Finding | None:
+        """S3 broken if a task the model still retries is FAILED for the target, which never
+        started that attempt (not even later in the step)."""
         for event in divergence.expected.log:
             name, task = event.name, divergence.before.task(event.name)
-            if event.slot == "start" and event.attempt > 1 and self._call(
+            if event.slot == "start" and event.attempt > 1 and not any(
+                    seen.kind == "start" and seen.probe == name and seen.attempt >= event.attempt
+                    for seen in fresh) and self._call(
                     self.target.adapter.status(self.target.ids[name]), "status()",
                     "retries") == "failed":
                 return Finding("retries", "attempt_count", f"S3: {name} (max_retries="

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,8 +176,8 @@ def _about(task: _Task | None) -> str:
             f"priority={task.priority}")
 
 
-def follow(models: list[Model], until: int,
-           observed: dict[int, list[tuple[str, str, int]]]) -> list[Model]:
+def follow(models: list[Model], until: int, observed: dict[int, list[tuple[str, str, int]]],
+           alive: Callable[[], None] | None = None) -> list[Model]:
     """Advance every candidate model through ``[now, until]``, keeping those that agree.
 
     The instant ``now`` is processed first (an operation may just have happened there),
@@ -186,6 +187,8 @@ def follow(models: list[Model], until: int,
         models: candidate models, all at the same ``now``.
         until: the target's time after the step, in nanoseconds.
         observed: the target's events by instant.
+        alive: called after each instant: a sign of life for a watchdog (this is the
+            harness's work, not a target stuck in a callback).
 
     Returns:
         The distinct surviving candidates (never empty).
@@ -197,7 +200,7 @@ def follow(models: list[Model], until: int,
     while True:
         survivors: dict[tuple[Any, ...], Model] = {}
         seen = observed.get(when, [])
-        started = frozenset(name for kind, name, _ in seen if kind == "start")
+        started = tuple(dict.fromkeys(name for kind, name, _ in seen if kind == "start"))
         for model in models:
             for outcome in model.at(when, started):
                 if outcome.matches(seen):
@@ -205,6 +208,8 @@ def follow(models: list[Model], until: int,
         if not survivors:
             raise Divergence(when, models[0], models[0].at(when)[0], seen)
         models = list(survivors.values())
+        if alive is not None:
+            alive()
         later = [t for t in observed if t > when]
         later += [t for m in models if (t := m.next_time()) is not None and t > when]
         if not later or min(later) > until:

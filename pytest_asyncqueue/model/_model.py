@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import copy
-import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 from ..contract import FINISHED, NS_PER_S, ns
 from ._params import Params, backoff
 from ._task import WAITING, Expect, Work, _Task
-
-_PERMUTED: Final = 3  # retries of one priority due together: every re-entry order explored
-
 
 @dataclass
 class Model:
@@ -46,7 +42,7 @@ class Model:
     answers: dict[str, bool] = field(default_factory=dict)
     log: list[Expect] = field(default_factory=list)
     history: list[tuple[float, str, str, int]] = field(default_factory=list)
-    started: frozenset[str] = frozenset()  # what the target started at the instant processed
+    started: tuple[str, ...] = ()  # what the target started at the instant processed, in order
     _seq: int = 0
 
     def clone(self) -> Model:
@@ -130,13 +126,13 @@ class Model:
         times += [when for when, _ in self.races]
         return min(times) if times else None
 
-    def at(self, when: int, started: frozenset[str] = frozenset()) -> list[Model]:
+    def at(self, when: int, started: tuple[str, ...] = ()) -> list[Model]:
         """Every distinct outcome of processing instant ``when`` (>= :attr:`now`).
 
         Each outcome's :attr:`log` holds the events expected at that instant; the first
         outcome is the canonical one (timers first, then picks). ``started``: the tasks a
-        target started at that instant, the only ones a pick may take out of rank order
-        under :attr:`Params.any_order`.
+        target started at that instant, in its order: under :attr:`Params.any_order` the
+        picks follow it.
         """
         start = self.clone()
         start.now, start.log, start.started = when, [], started
@@ -215,10 +211,20 @@ class Model:
                 "retried": self.retried, "workers": self.workers_alive()}
 
     def key(self) -> tuple[Any, ...]:
-        """Everything that tells two states apart (readings included)."""
+        """Everything that tells two states apart (readings included).
+
+        Places count only by their order (a task that re-enters goes behind all of them
+        whatever their numbers), and not at all when any order is accepted: states that
+        differ only there have the same futures, so they are one state.
+        """
+        tasks = self.tasks.values()
+        if self.params.any_order:
+            rank = dict.fromkeys((t.place for t in tasks), 0)
+        else:
+            rank = {place: i for i, place in enumerate(sorted({t.place for t in tasks}))}
         return (self.params, self.now, self.retried, self.closed, self.halted,
-                tuple((t.state, t.attempts, t.due, t.ends, t.deadline, t.place, t.cancelling)
-                      for t in self.tasks.values()),
+                tuple((t.state, t.attempts, t.due, t.ends, t.deadline, rank[t.place],
+                       t.cancelling) for t in tasks),
                 frozenset(self.gates), tuple(self.races), tuple(sorted(self.answers.items())),
                 frozenset(self.log))
 
@@ -230,8 +236,10 @@ class Model:
         An attempt's end only frees a worker, so ends are taken first, one at a time (an
         attempt that ends and times out at once gives a choice), except for a task that a
         cancel races. Tasks whose delay or backoff ends now arrive together, before or
-        after free workers pick; retries that re-enter at the back arrive in every order
-        (in two, first and last scheduled first, beyond :data:`_PERMUTED` of them).
+        after free workers pick. A free worker picks the best-ranked task; retries that
+        re-entered at the back together share one place (their order among themselves is
+        open), so a pick among them may take any of them: the ones the target started, if
+        it started any.
         """
         now = self.now
         racing = {name for when, name in self.races if when == now}
@@ -246,51 +254,38 @@ class Model:
                 return options
             ends += options
         moves = ends + [("race", name) for name in racing]
-        arriving = [t for t in self.tasks.values()
-                    if t.due == now and t.state in ("delayed", "backoff")]
-        orders = self._reentry_orders(arriving)
-        if len(orders) > 1:
-            moves += [("arrive", order) for order in orders]
-        elif arriving:
+        if any(t.due == now and t.state in ("delayed", "backoff") for t in self.tasks.values()):
             moves.append(("arrive", None))
         if (not self.halted and self.running() < self.params.workers
                 and any(task.state == "queued" for task in self.tasks.values())):
-            chosen = [t.name for t in self.tasks.values()
-                      if t.state == "queued" and t.name in self.started]
+            queued = [t for t in self.tasks.values() if t.state == "queued"]
+            if not self.params.any_order:
+                best = min(self.rank(t) for t in queued)
+                queued = [t for t in queued if self.rank(t) == best]
+            names = {t.name for t in queued}
+            chosen = [name for name in self.started if name in names]
             if self.params.any_order and chosen:
+                moves.append(("pick", chosen[0]))  # the target's order is one that any allows
+            elif len(queued) > 1 and chosen:
                 moves += [("pick", name) for name in chosen]
             else:
                 moves.append(("pick", None))
         return moves
-
-    def _reentry_orders(self, arriving: list[_Task]) -> list[tuple[str, ...]]:
-        """The orders in which retries due together may re-enter at the back: every order
-        among those of one priority (across priorities the order changes no rank), or, past
-        :data:`_PERMUTED` of them, first and last scheduled first."""
-        if self.params.retry_place != "back":
-            return []
-        ties: dict[int, list[str]] = {}
-        for task in arriving:
-            if task.attempts:
-                ties.setdefault(task.priority, []).append(task.name)
-        groups = [names for names in ties.values() if len(names) > 1]
-        choices = [list(itertools.permutations(names)) if len(names) <= _PERMUTED
-                   else [tuple(names), tuple(reversed(names))] for names in groups]
-        return [sum(picked, ()) for picked in itertools.product(*choices)] if groups else []
 
     def _do(self, move: tuple[str, Any]) -> None:
         kind, name = move
         if kind == "pick":
             self._start(self._best() if name is None else self.tasks[name])
         elif kind == "arrive":
-            arriving = [task for task in self.tasks.values()
-                        if task.due == self.now and task.state in ("delayed", "backoff")]
-            order = {task_name: i for i, task_name in enumerate(name or ())}
-            for task in sorted(arriving, key=lambda t: order.get(t.name, -1)):
-                task.state, task.due = "queued", None
-                if task.attempts and self.params.retry_place == "back":
-                    self._seq += 1
-                    task.place = self._seq
+            places: dict[int, int] = {}  # retries re-entering at the back: one per priority
+            for task in self.tasks.values():
+                if task.due == self.now and task.state in ("delayed", "backoff"):
+                    task.state, task.due = "queued", None
+                    if task.attempts and self.params.retry_place == "back":
+                        if task.priority not in places:
+                            self._seq += 1
+                            places[task.priority] = self._seq
+                        task.place = places[task.priority]
         elif kind == "depart":
             self._depart(self.tasks[name])
         elif kind == "expire":

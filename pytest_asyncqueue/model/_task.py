@@ -53,7 +53,8 @@ class _Task:
     """One task as a correct queue sees it.
 
     ``state`` is "delayed" (start delay), "queued" (eligible), "backoff", "running",
-    "completed", "failed" or "cancelled"; ``place`` is its rank among equal priorities.
+    "completed", "failed" or "cancelled"; ``place`` is its rank among equal priorities (retries
+    that re-entered at the back together share one: their order among themselves is open).
     Times are nanoseconds.
     """
 

@@ -7,7 +7,8 @@
   child process of their own beside the checks; :class:`MachinesRun` gives their verdicts.
 
 Both end as :class:`CheckResult` s (``_result``), which :mod:`pytest_asyncqueue.report`
-turns into the report. Both fork through :mod:`pytest_asyncqueue._children`.
+turns into the report, once :func:`attribute` (``_follows``) has marked the failures that
+follow from a more basic one. Both fork through :mod:`pytest_asyncqueue._children`.
 
 Example::
 
@@ -30,6 +31,7 @@ from ._checks import (
     run_checks,
     select_checks,
 )
+from ._follows import FOUNDATIONS, attribute
 from ._model_suite import MODEL_EXAMPLES, MachinesRun, run_machines_as_checks, start_machines
 from ._result import SPIN_HINT, STATUSES, CheckResult, new_seed
 
@@ -37,12 +39,14 @@ __all__ = [
     "AFTER_HANG",
     "DEFAULT_STALL_LIMIT",
     "DEFAULT_WALL_BUDGET",
+    "FOUNDATIONS",
     "MODEL_EXAMPLES",
     "SPIN_HINT",
     "STATUSES",
     "VIRTUAL_LIMIT",
     "CheckResult",
     "MachinesRun",
+    "attribute",
     "iter_results",
     "new_seed",
     "run_check",

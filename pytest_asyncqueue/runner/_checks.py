@@ -124,6 +124,7 @@ def run_check(check: Check, factory: TargetFactory, seed: int, *,
     if heartbeat is not None:
         heartbeat()
     reason = check.skip_reason(factory.capabilities)
+    h = Harness(factory, seed)
     if reason is not None:
         status, message, hung = "skipped", reason, False
     else:
@@ -131,9 +132,9 @@ def run_check(check: Check, factory: TargetFactory, seed: int, *,
             # A target's own warnings (e.g. "coroutine was never awaited" from a handler it
             # forgot to await) are for the checks to judge, not for the caller's filters.
             warnings.simplefilter("ignore")
-            status, message, hung = _outcome(check, factory, seed, max_real_seconds, heartbeat)
+            status, message, hung = _outcome(check, h, max_real_seconds, heartbeat)
     return CheckResult(check.name, check.category, check.rule, status, message, seed,
-                       time.perf_counter() - started, hung)
+                       time.perf_counter() - started, hung, used=h.used)
 
 
 def iter_results(factory: TargetFactory, checks: Sequence[Check], seed: int, *,
@@ -203,7 +204,7 @@ class _VirtualOverrun(Exception):
     """The check was still running at VIRTUAL_LIMIT; the message says where tasks waited."""
 
 
-async def _main(check: Check, factory: TargetFactory, seed: int) -> None:
+async def _main(check: Check, h: Harness) -> None:
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
@@ -214,7 +215,6 @@ async def _main(check: Check, factory: TargetFactory, seed: int) -> None:
         task.cancel()
 
     timer = loop.call_at(loop.time() + VIRTUAL_LIMIT, expire)
-    h = Harness(factory, seed)
     try:
         await check.func(h)
     except asyncio.CancelledError:
@@ -226,9 +226,9 @@ async def _main(check: Check, factory: TargetFactory, seed: int) -> None:
         await h.close()
 
 
-def _outcome(check: Check, factory: TargetFactory, seed: int, max_real_seconds: float | None,
+def _outcome(check: Check, h: Harness, max_real_seconds: float | None,
              heartbeat: Callable[[], None] | None) -> tuple[str, str, bool]:
-    """Run the check on a fresh virtual loop; return (status, message, hung)."""
+    """Run the check with ``h`` on a fresh virtual loop; return (status, message, hung)."""
     loop = VirtualClockLoop(max_real_seconds=max_real_seconds)
     if heartbeat is not None:
         loop.observe_iterations(heartbeat)
@@ -238,7 +238,7 @@ def _outcome(check: Check, factory: TargetFactory, seed: int, max_real_seconds: 
     runner = asyncio.Runner(loop_factory=lambda: loop)
     rule = check.rule
     try:
-        runner.run(_main(check, factory, seed))
+        runner.run(_main(check, h))
     except Skip as exc:
         return "skipped", str(exc), False
     except AssertionError as exc:  # CheckFailed included

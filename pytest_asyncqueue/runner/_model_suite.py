@@ -19,6 +19,7 @@ from typing import Any, Final
 from .._children import Child, ChildExited, ChildHung, Link, can_fork
 from ..adapters import TargetFactory
 from ..contract import CATEGORIES
+from ._follows import model_uses
 from ._result import SPIN_HINT, CheckResult
 
 __all__ = ["MODEL_EXAMPLES", "MachinesRun", "run_machines_as_checks", "start_machines"]
@@ -71,7 +72,7 @@ def start_machines(factory: TargetFactory, categories: Sequence[str], seed: int,
         return [CheckResult("model" if r.status != "failed" else f"model.{r.check}",
                             r.category, "the executable model of DESIGN section 2", r.status,
                             r.message, seed, replay=replay if r.status == "failed" else "",
-                            follows_from=r.follows_from)
+                            follows_from=r.follows_from, used=model_uses(r.calls))
                 for r in run_machines(factory, seed=seed, examples=examples,
                                       categories=categories, save_regression=save_regression,
                                       target=target, heartbeat=heartbeat)]

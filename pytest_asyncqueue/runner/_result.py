@@ -37,6 +37,8 @@ class CheckResult:
             --suite conformance --only CATEGORY --seed SEED``) would not.
         follows_from: the failure (``category::check``) that may explain this one: it was
             found once that one had failed; "" for a failure of its own.
+        used: what of the target the check leaned on (:data:`~pytest_asyncqueue.conformance.
+            USES` names), by which a failure is found to follow from another.
     """
 
     name: str
@@ -49,6 +51,7 @@ class CheckResult:
     hung: bool = False
     replay: str = ""
     follows_from: str = ""
+    used: frozenset[str] = frozenset()
 
 
 def new_seed() -> int:

@@ -15,7 +15,9 @@ conformance checks are not expected to hit them, the state machines, which explo
 are.
 
 Every mutant changes behaviour: none is equivalent to the original (the notes in ``bug`` say
-what observably goes wrong).
+what observably goes wrong). :data:`TWO_BUGS` pairs mutants of one target in different
+categories; :func:`materialize` applies such a pair together, and the checker must then
+report both bugs, each once.
 
 IMPLEMENTATION DETAIL - the families
 ====================================
@@ -37,6 +39,7 @@ whatever the target).
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -51,6 +54,7 @@ __all__ = [
     "MutantError",
     "REPO_ROOT",
     "TARGETS",
+    "TWO_BUGS",
     "apply",
     "by_name",
     "materialize",
@@ -731,6 +735,16 @@ FAMILIES: Final = {
 """Each bug family the zoo covers, the interleaving ones included -> its mutants' names."""
 
 
+TWO_BUGS: Final = (
+    ("oas_inverted_priority", "oas_failed_counted_as_completed"),
+    ("oas_linear_backoff", "oas_unbounded_cache"),
+    ("qc_linear_backoff", "qc_duplicate_id_overwrites"),
+)
+"""Pairs of mutants of one target, in different categories, to apply together: a checker must
+report both bugs, each once (one failure of its own in each category; the rest, if any,
+marked as following from it)."""
+
+
 def by_name(name: str) -> Mutant:
     """Return the mutant called ``name``.
 
@@ -758,7 +772,8 @@ def apply(mutant: Mutant, text: str) -> str:
     return text.replace(mutant.before, mutant.after)
 
 
-def materialize(mutant: Mutant, dest_dir: Path | str, *, root: Path | str = REPO_ROOT) -> Path:
+def materialize(mutant: Mutant | Sequence[Mutant], dest_dir: Path | str, *,
+                root: Path | str = REPO_ROOT) -> Path:
     """Write the mutated target under ``dest_dir`` and return the path to check.
 
     For ``queue_core`` the whole package is copied to ``dest_dir/queue_core`` and patched;
@@ -768,29 +783,37 @@ def materialize(mutant: Mutant, dest_dir: Path | str, *, root: Path | str = REPO
     and that file is returned, to be loaded under a private module name.
 
     Args:
-        mutant: the mutant to write out.
+        mutant: the mutant to write out, or several of one target to apply together (a
+            :data:`TWO_BUGS` pair).
         dest_dir: an existing directory, e.g. pytest's ``tmp_path``.
         root: the repository to copy from (default: this one).
 
     Raises:
-        MutantError: the mutant does not apply to the file as it is now.
+        MutantError: a mutant does not apply to the file as it is now (or as the mutants
+            before it left it).
         FileExistsError: ``dest_dir`` already holds a materialized target.
+        ValueError: the mutants are of different targets, or of none.
     """
+    mutants = [mutant] if isinstance(mutant, Mutant) else list(mutant)
+    targets = {m.target for m in mutants}
+    if len(targets) != 1 or not targets <= TARGETS.keys():
+        raise ValueError(f"mutants {', '.join(m.name for m in mutants)} must share one target "
+                         f"of {', '.join(TARGETS)}; their targets are {sorted(targets)}")
     dest, root = Path(dest_dir), Path(root)
-    text = (root / mutant.path).read_text(encoding="utf-8")
-    patched = apply(mutant, text)  # fail before copying anything
-    if mutant.target == "queue_core":
+    patched: dict[str, str] = {}
+    for m in mutants:  # fail before copying anything
+        patched[m.path] = apply(m, patched.get(m.path) or (root / m.path).read_text("utf-8"))
+    if targets == {"queue_core"}:
         package = dest / "queue_core"
         shutil.copytree(root / "queue_core", package,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        (dest / mutant.path).write_text(patched, encoding="utf-8")
+        for path, text in patched.items():
+            (dest / path).write_text(text, encoding="utf-8")
         return package
-    if mutant.target == "oas37a":
-        path = dest / Path(mutant.path).name
-        if path.exists():
-            raise FileExistsError(f"{path} exists already; materialize each mutant into a "
-                                  f"directory of its own")
-        path.write_text(patched, encoding="utf-8")
-        return path
-    raise ValueError(f"mutant {mutant.name}: target={mutant.target!r} is not one of "
-                     f"{', '.join(TARGETS)}")
+    [(path, text)] = patched.items()
+    out = dest / Path(path).name
+    if out.exists():
+        raise FileExistsError(f"{out} exists already; materialize each mutant into a "
+                              f"directory of its own")
+    out.write_text(text, encoding="utf-8")
+    return out

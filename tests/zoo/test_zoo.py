@@ -15,7 +15,7 @@ import pytest
 
 from pytest_asyncqueue.cli import main
 
-from .mutants import MUTANTS, REPO_ROOT, TARGETS, Mutant, materialize
+from .mutants import MUTANTS, REPO_ROOT, TARGETS, TWO_BUGS, Mutant, by_name, materialize
 
 SEED = 20261123
 
@@ -45,6 +45,19 @@ def test_each_mutant_fails_in_the_category_that_names_its_bug(tmp_path, mutant: 
     verdict = report["categories"][mutant.category]
     assert verdict["status"] == "failed", (
         f"{mutant.name} ({mutant.bug}) passed the {mutant.category} checks")
+    assert status == 1
+
+
+@pytest.mark.parametrize("pair", TWO_BUGS, ids="+".join)
+def test_two_bugs_in_two_categories_are_both_reported_each_once(tmp_path, pair):
+    # One defect, one failure (DESIGN section 3): each bug has exactly one failure of its own,
+    # in its own category; any other failure is marked as following from one of the two.
+    mutants = [by_name(name) for name in pair]
+    status, report = check(materialize(mutants, tmp_path), tmp_path)
+    own = sorted((category, failure["check"])
+                 for category, verdict in report["categories"].items()
+                 for failure in verdict["failures"] if not failure.get("follows_from"))
+    assert [category for category, _ in own] == sorted(m.category for m in mutants), own
     assert status == 1
 
 
