@@ -17,7 +17,9 @@ BIG_CACHE: Final = 100_000  # a result cache that never evicts in an example
 FAILS: Final = {"ok": 0, "flaky": 0, "doomed": 1}  # + max_retries: how many attempts fail
 TASK_FIELDS: Final = {
     "priority": st.integers(-1, 2),
-    "work": st.sampled_from((0.0, 0.25, 0.5, 1.0, 1.5) + GATES),
+    # near pairs: an attempt ends just before, at or just after another (DESIGN section 3:
+    # small variations of work durations are what varies in real life)
+    "work": st.sampled_from((0.0, 0.25, 0.5, 0.501, 1.0, 1.499, 1.5) + GATES),
     "retries": st.integers(0, 3),
     "outcome": st.sampled_from(("ok", "ok", "flaky", "doomed")),  # see FAILS
     "delay": st.sampled_from((0.0, 0.0, 0.0, 0.5, 1.25)),
