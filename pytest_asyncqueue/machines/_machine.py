@@ -8,6 +8,7 @@ beside it.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import sys
 from collections import defaultdict
@@ -30,6 +31,12 @@ from ._target import Target
 
 def _unfinished(machine: QueueMachine) -> list[str]:
     return [n for n, t in machine.models[0].tasks.items() if t.state not in FINISHED]
+
+
+async def _result_of(task: asyncio.Task[Any] | None) -> Any:
+    """What ``task`` returns (it is awaited where the harness awaits a call)."""
+    assert task is not None, "the racing submit was never issued"
+    return await task
 
 
 def _racing(machine: QueueMachine) -> list[str]:
@@ -126,12 +133,22 @@ class QueueMachine(Example):
                                                   max_delay=base_delay * cap)]
         self._advance(self._submit_tasks(tasks))
 
-    @rule(tasks=st.lists(TASK, min_size=1, max_size=4))
-    def submit(self, tasks: list[dict[str, Any]]) -> None:
-        """Submit tasks in one go: run for a while or wait on a gate, fail some times."""
-        tasks = self._effective(tasks)
-        self._record("submit", tasks=tasks)
-        self._advance(self._submit_tasks(tasks))
+    @rule(tasks=st.lists(TASK, min_size=1, max_size=4),
+          lag=st.sampled_from((None,) * 4 + (0, 1, 3)))
+    def submit(self, tasks: list[dict[str, Any]], lag: int | None = None) -> None:
+        """Submit tasks in one go: run for a while or wait on a gate, fail some times. With
+        a ``lag``, the submits land at the model's next instant (if any), ``lag`` loop
+        iterations after it began, racing what falls due then (ends, picks, retries
+        re-entering); the loop runs to that instant."""
+        when = None if lag is None or not self.models else self.models[0].next_time()
+        if when is None:
+            tasks = self._effective(tasks)
+            self._record("submit", tasks=tasks)
+            self._advance(self._submit_tasks(tasks))
+            return
+        tasks = [{**task, "delay": 0.0} for task in self._effective(tasks)]
+        self._record("submit", tasks=tasks, lag=lag)
+        self._advance(self._submit_tasks(tasks, at=(when, lag)))
 
     @precondition(PRECONDITIONS["submit_duplicate"])
     @rule(pick=st.integers(0, 7))
@@ -425,9 +442,10 @@ class QueueMachine(Example):
         return [{k: PLAIN_TASK[k] if unused[k] else v for k, v in task.items()}
                 for task in tasks]
 
-    def _submit_tasks(self, tasks: list[dict[str, Any]]
+    def _submit_tasks(self, tasks: list[dict[str, Any]], at: tuple[int, int] | None = None
                       ) -> Callable[[Model], list[Model]] | None:
-        """Submit task specs in one go; return the operation that does the same to a model."""
+        """Submit task specs in one go, now or ``at`` (instant, lag: as :meth:`submit`
+        says); return the operation that does the same to a model."""
         batch = []
         for written in tasks:
             spec = {**PLAIN_TASK, **written}  # a step line shows only what differs
@@ -444,15 +462,22 @@ class QueueMachine(Example):
         if not batch:
             return None
         self.steps[-1] += f"  # {', '.join(name for name, _, _ in batch)}"
-        self.target.ids, atomic = self._call(self.target.submit_all(batch), f"submit({batch})",
-                                             "edge_cases")
+        if at is None:
+            submitting = self.target.submit_all(batch)
+        else:
+            self.steps[-1] += f" at t={in_seconds(at[0])}"
+            self.loop.call_at(at[0] / NS_PER_S, self.target.submit_later, self.loop, batch, at[1])
+            self._call(self.driver.sleep_until(at[0]), f"running to t={in_seconds(at[0])}",
+                       "concurrency", now=False)
+            submitting, self.target.incoming = _result_of(self.target.incoming), None
+        self.target.ids, atomic = self._call(submitting, f"submit({batch})", "edge_cases")
 
         def submit(model: Model) -> list[Model]:
             for (name, does, options), alone in zip(batch, atomic, strict=True):
                 model.submit(name, does, priority=options.get("priority", 0),
                              max_retries=options.get("max_retries", 0),
                              delay=options.get("delay", 0.0), timeout=options.get("timeout"),
-                             atomic=alone)
+                             atomic=alone, at=None if at is None else at[0])
             return [model]
 
         return submit

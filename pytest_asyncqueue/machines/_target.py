@@ -28,6 +28,7 @@ class Target:
     Attributes:
         ids: the target's id of each task, by the machine's task name.
         race: the cancel issued by :meth:`cancel_later`, once it has been issued.
+        incoming: the submits issued by :meth:`submit_later`, once they have been issued.
     """
 
     def __init__(self, adapter: Any, handlers: Handlers) -> None:
@@ -37,6 +38,7 @@ class Target:
         self.last: dict[str, int] | None = None
         self.s6_problem: str | None = None
         self.race: asyncio.Task[bool] | None = None
+        self.incoming: asyncio.Task[tuple[dict[str, Any], list[bool]]] | None = None
 
     def on_iteration(self, now: float) -> None:
         """Count a loop iteration and check S6 after it (at loop time ``now``)."""
@@ -74,6 +76,14 @@ class Target:
             ids[name] = await self.submit(self.handlers.make(name, work), options)
             atomic.append(self.iterations == before)
         return ids, atomic
+
+    def submit_later(self, loop: asyncio.AbstractEventLoop,
+                     batch: list[tuple[str, Work, dict[str, Any]]], lag: int) -> None:
+        """Issue :meth:`submit_all` of ``batch`` as a task, ``lag`` loop iterations from now."""
+        if lag:
+            loop.call_soon(self.submit_later, loop, batch, lag - 1)
+        else:
+            self.incoming = loop.create_task(self.submit_all(batch))
 
     def cancel_later(self, loop: asyncio.AbstractEventLoop, name: str, lag: int) -> None:
         """Issue ``cancel`` of task ``name`` as a task, ``lag`` loop iterations from now."""

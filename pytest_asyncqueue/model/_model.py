@@ -58,12 +58,15 @@ class Model:
     # Operations
 
     def submit(self, name: str, work: Work, *, priority: int = 0, max_retries: int = 0,
-               delay: float = 0.0, timeout: float | None = None, atomic: bool = True) -> None:
+               delay: float = 0.0, timeout: float | None = None, atomic: bool = True,
+               at: int | None = None) -> None:
         """Accept a task now; it becomes eligible after ``delay`` seconds.
 
         Each attempt that runs longer than ``timeout`` seconds is cancelled and counts as a
         failed attempt (S4). ``atomic=False`` says the target's ``submit`` let the loop run:
-        workers may then have picked before the task was queued.
+        workers may then have picked before the task was queued. ``at``: the submit lands
+        at that later instant instead, at any point of it (racing what falls due then); the
+        task then ranks behind everything submitted or re-entered before it.
 
         Raises:
             RuntimeError: the queue is stopped. ValueError: ``name`` is taken.
@@ -74,7 +77,9 @@ class Model:
             raise ValueError(f"duplicate task {name!r}")
         self._seq += 1
         task = _Task(name, priority, self._seq, max_retries, work, self._seq, timeout=timeout)
-        if delay > 0 or not atomic:
+        if at is not None:
+            task.state, task.due, task.fresh = "delayed", at, True
+        elif delay > 0 or not atomic:
             task.state, task.due = "delayed", self.now + ns(delay)
         self.tasks[name] = task
         self.submitted += 1
@@ -236,7 +241,8 @@ class Model:
         An attempt's end only frees a worker, so ends are taken first, one at a time (an
         attempt that ends and times out at once gives a choice), except for a task that a
         cancel races. Tasks whose delay or backoff ends now arrive together, before or
-        after free workers pick. A free worker picks the best-ranked task; retries that
+        after free workers pick; submits that land now (``submit(at=)``) too, apart from
+        them. A free worker picks the best-ranked task; retries that
         re-entered at the back together share one place (their order among themselves is
         open), so a pick among them may take any of them: the ones the target started, if
         it started any.
@@ -254,8 +260,9 @@ class Model:
                 return options
             ends += options
         moves = ends + [("race", name) for name in racing]
-        if any(t.due == now and t.state in ("delayed", "backoff") for t in self.tasks.values()):
-            moves.append(("arrive", None))
+        due = {t.fresh for t in self.tasks.values()
+               if t.due == now and t.state in ("delayed", "backoff")}
+        moves += [("arrive", fresh) for fresh in sorted(due)]
         if (not self.halted and self.running() < self.params.workers
                 and any(task.state == "queued" for task in self.tasks.values())):
             queued = [t for t in self.tasks.values() if t.state == "queued"]
@@ -276,12 +283,16 @@ class Model:
         kind, name = move
         if kind == "pick":
             self._start(self._best() if name is None else self.tasks[name])
-        elif kind == "arrive":
+        elif kind == "arrive":  # name: whether these are the submits that land now
             places: dict[int, int] = {}  # retries re-entering at the back: one per priority
             for task in self.tasks.values():
-                if task.due == self.now and task.state in ("delayed", "backoff"):
+                if (task.due == self.now and task.state in ("delayed", "backoff")
+                        and task.fresh == name):
                     task.state, task.due = "queued", None
-                    if task.attempts and self.params.retry_place == "back":
+                    if task.fresh:  # in the order they were submitted
+                        self._seq += 1
+                        task.place, task.fresh = self._seq, False
+                    elif task.attempts and self.params.retry_place == "back":
                         if task.priority not in places:
                             self._seq += 1
                             places[task.priority] = self._seq

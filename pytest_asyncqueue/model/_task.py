@@ -75,6 +75,7 @@ class _Task:
     timed_out: bool = False  # the last failed attempt timed out
     cancelling: str | None = None  # "now", "race" or "timeout": the attempt is being cancelled
     finished_at: int | None = None
+    fresh: bool = False  # submitted at its arrival instant: its place is taken as it arrives
 
     def copy(self) -> _Task:
         """An independent copy (much faster than ``copy.copy`` on a slotted dataclass)."""

@@ -65,7 +65,7 @@ def model_uses(calls: Iterable[tuple[str, dict[str, Any]]]) -> frozenset[str]:
     for rule, arguments in calls:
         if rule.startswith("cancel"):
             used.add("cancel")
-        for task in arguments.get("tasks", ()) if rule in ("init", "submit") else ():
+        for task in arguments.get("tasks", ()):
             used.add("handlers")
             outcome, retries = task.get("outcome", "ok"), task.get("retries", 0)
             raises = (outcome == "doomed" or (outcome == "flaky" and retries)
