@@ -24,10 +24,12 @@ IMPLEMENTATION DETAIL - what a child is made of
   +inf until the first stamp, so nothing counts as stalled before the work has begun. Both
   users stamp it after every event loop iteration, so a stale heartbeat means one callback
   that does not return, and :class:`ChildHung` says so in those words.
-- Where it hangs: the child answers SIGUSR1 with ``faulthandler``'s dump of its stack into a
-  file the parent reads. faulthandler writes from C, so no ``except`` clause in the target can
-  swallow the request. The place reported is the innermost frame outside the standard
-  library and this package: the target's own line.
+- Where it hangs: the child answers SIGUSR1 with ``faulthandler``'s dump of its threads'
+  stacks into a file the parent reads. faulthandler writes from C, so no ``except`` clause in
+  the target can swallow the request. The place reported is the innermost frame outside the
+  standard library and this package: the target's own line, in the main thread or, when
+  the main thread is not in target code, in a thread the target started (a thread that
+  never waits starves the event loop).
 - The child's stdout and stderr go to ``os.devnull``: a target's prints and logging would
   interleave with the caller's output.
 - Killing is SIGKILL and a join, so no process is left behind, not even a zombie; a
@@ -54,13 +56,15 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import IO, Any, Final
 
-__all__ = ["HARNESS", "STDLIB", "Child", "ChildExited", "ChildHung", "Link", "can_fork", "place"]
+__all__ = ["HARNESS", "STDLIB", "THREAD_GRACE", "Child", "ChildExited", "ChildHung", "Link",
+           "can_fork", "place", "queue_threads", "target_threads", "threads_left",
+           "threads_note"]
 
 STDLIB: Final = sysconfig.get_paths()["stdlib"]
 """The standard library's folder: frames in it are never the place a message names."""
@@ -75,6 +79,45 @@ _PR_SET_PDEATHSIG: Final = 1  # prctl option: the signal the kernel sends when t
 def can_fork() -> bool:
     """Whether children can be forked here: not on Windows (no fork) nor macOS (unsafe)."""
     return sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
+
+
+THREAD_GRACE: Final = 0.1
+"""Wall seconds a thread the target started may take to end once ``stop`` has returned."""
+
+
+def target_threads() -> list[threading.Thread]:
+    """This process's live threads that the harness did not start (all but the main thread
+    and the ``asyncqueue-`` ones): the target's, asyncio's executor's included."""
+    return [t for t in threading.enumerate()
+            if t is not threading.main_thread() and not t.name.startswith("asyncqueue-")]
+
+
+def queue_threads() -> list[threading.Thread]:
+    """:func:`target_threads` but the loop's default executor's (``asyncio_N``): those are
+    the loop's, which the queue's stop cannot end."""
+    return [t for t in target_threads() if not t.name.startswith("asyncio_")]
+
+
+def threads_left(before: Iterable[threading.Thread]) -> list[str]:
+    """The names of the :func:`queue_threads` started since ``before`` that are still alive
+    after waiting up to :data:`THREAD_GRACE` wall seconds for them to end."""
+    known = set(before)
+    started = [t for t in queue_threads() if t not in known]
+    deadline = time.monotonic() + THREAD_GRACE
+    for thread in started:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [t.name for t in started if t.is_alive()]
+
+
+def threads_note() -> str:
+    """"; while N threads the target started ran (names): ..." when there are any, else ""."""
+    names = [t.name for t in target_threads()]
+    if not names:
+        return ""
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return (f"; meanwhile {len(names)} thread(s) the target started were alive ({shown}): a "
+            f"thread that never waits starves the event loop (let it block or sleep, and end "
+            f"it on stop)")
 
 
 def place(filename: str, line: object, function: str) -> str:
@@ -92,10 +135,13 @@ class ChildHung(Exception):
             (None: the budget ran out while it still beat).
         budget: the wall seconds the value was waited for.
         where: `` at file:line in function`` where the child's target code is, or "".
+        thread: the same for a thread the target started (a busy thread can starve the
+            event loop), or "".
     """
 
-    def __init__(self, stalled: float | None, budget: float, where: str) -> None:
-        self.stalled, self.budget, self.where = stalled, budget, where
+    def __init__(self, stalled: float | None, budget: float, where: str,
+                 thread: str = "") -> None:
+        self.stalled, self.budget, self.where, self.thread = stalled, budget, where, thread
         reason = (f"did not finish: the event loop was stuck in one callback for "
                   f"{stalled:.1f} wall s" if stalled is not None else
                   f"did not finish within {budget:g} wall s")
@@ -192,7 +238,7 @@ class Child:
             stuck = now - self._beat.value  # a loop that turns stamps it every few µs
             if stuck > stall or now > deadline:
                 raise ChildHung(stuck if stuck > 2 * _WATCH_INTERVAL else None, budget,
-                                self._stuck_at())
+                                *self._stuck_at())
         try:
             return self._receiver.recv()
         except EOFError:
@@ -214,10 +260,11 @@ class Child:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    def _stuck_at(self) -> str:
-        """`` at file:line in function`` where the child's target code is, or ''."""
+    def _stuck_at(self) -> tuple[str, str]:
+        """Where the child's main thread is in target code (`` at file:line in function``),
+        and where a thread the target started is; "" for none."""
         if not self._process.is_alive():
-            return ""
+            return "", ""
         assert self._process.pid is not None
         os.kill(self._process.pid, signal.SIGUSR1)
         deadline = time.monotonic() + _DUMP_WAIT
@@ -225,12 +272,21 @@ class Child:
             time.sleep(0.005)
         time.sleep(0.005)  # let faulthandler finish the dump it began
         self._dump.seek(0)
-        frames = re.findall(r'File "(.+)", line (\d+) in (\S+)',
-                            self._dump.read().decode(errors="replace"))
-        for filename, line, function in frames:  # most recent call first
-            if not filename.startswith((STDLIB, HARNESS)):
-                return " " + place(filename, line, function)
-        return ""
+        # One section per thread, each most recent call first; the main one runs _child_main.
+        main, others = "", []
+        for section in re.split(r"^(?:Current thread|Thread) 0x[0-9a-f]+ .*$",
+                                self._dump.read().decode(errors="replace"), flags=re.M):
+            frames = re.findall(r'File "(.+)", line (\d+) in (\S+)', section)
+            functions = [function for _, _, function in frames]
+            if "_child_main" in functions:  # the frames below it are the parent's, forked
+                frames = frames[:functions.index("_child_main")]
+            theirs = next((" " + place(*frame) for frame in frames
+                           if not frame[0].startswith((STDLIB, HARNESS, "<frozen "))), "")
+            if "_child_main" in functions:
+                main = theirs
+            elif theirs:
+                others.append(theirs)
+        return main, others[0] if others else ""
 
 
 def _kill(process: BaseProcess) -> None:
@@ -254,7 +310,7 @@ def _child_main(func: Callable[..., object], link: Link, args: tuple[Any, ...],
     _die_with(parent)
     # The parent asks with SIGUSR1 where a stuck child is; faulthandler answers from C, so
     # even a loop that swallows every exception cannot stop it.
-    faulthandler.register(signal.SIGUSR1, file=dump, all_threads=False)
+    faulthandler.register(signal.SIGUSR1, file=dump, all_threads=True)
     # A target's prints and logging would interleave with the caller's output.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)

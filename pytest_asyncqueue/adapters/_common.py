@@ -67,13 +67,22 @@ class BuiltinAdapter(abc.ABC):
 
 
 def keywords(func: Callable[..., Any]) -> set[str]:
-    """The names a callable takes as keywords (``**kwargs`` does not count)."""
+    """The names a callable takes as keywords.
+
+    ``**kwargs`` names none by itself; but a class whose ``__init__`` takes ``**kwargs``
+    takes those of the nearest base class that defines its own ``__init__`` too (a subclass
+    that hands them on to ``super().__init__``, the common way to extend a queue).
+    """
     try:
         parameters = inspect.signature(func).parameters.values()
     except (TypeError, ValueError):
         return set()
-    return {p.name for p in parameters
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    names = {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    if isinstance(func, type) and any(p.kind is p.VAR_KEYWORD for p in parameters):
+        base = next((b for b in func.__mro__[1:] if "__init__" in vars(b)), object)
+        if base is not object:
+            names |= keywords(base)
+    return names
 
 
 async def maybe_await(value: Any) -> Any:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..clock import BlockingCall
 from ..probes import Gate
+from .._children import threads_note
 from ._base import CheckFailed, Harness, Skip, check, expect_equal
 from ._loop_iterations import (IDLE_ITERATIONS, IDLE_SECONDS, count_idle_iterations,
                                require_iteration_observer)
@@ -132,7 +133,7 @@ async def no_blocking_call_on_the_loop(h: Harness) -> None:
                           f"(virtual t={c.virtual_time:g})" for c in blocked[:3])
         raise CheckFailed(f"S2: the event loop was blocked {len(blocked)} time(s): {shown}; "
                           f"expected no blocking call (time.sleep, blocking I/O) on the loop, "
-                          f"during backoff included")
+                          f"during backoff included{threads_note()}")
 
 
 @check("concurrency", "S2")

@@ -28,6 +28,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Final
 
+from .._children import THREAD_GRACE, target_threads, threads_left
 from ..adapters import Adapter, Outcome, ResultMissing
 from ..probes import Gate
 from ._base import CheckFailed, Harness, check, expect_equal
@@ -278,19 +279,23 @@ async def results_expire_after_result_ttl(h: Harness) -> None:
 
 @check("memory", "oas37a-6")
 async def stop_leaves_no_task_alive(h: Harness) -> None:
-    """After stop (draining, and cancelling if it can) no asyncio task the target made is alive.
+    """After stop (draining, and cancelling if it can) no asyncio task or thread the target
+    made is alive.
 
     Open points: what stop(wait=True) does to queued and running tasks (any fate passes; it
     looks right after stop returns, where nothing may be left running), and whether
     stop(wait=False) returns before its cancelled handlers have unwound: it lets the loop run
-    (without moving the clock) before it looks.
+    (without moving the clock) before it looks. A thread the target started may take up to
+    THREAD_GRACE wall s to end after stop returns; the loop's default executor's threads are
+    the loop's, not the queue's.
     """
-    # oas37a point 6 / S5: stop() cancels and awaits every asyncio task the target created.
+    # oas37a point 6 / S5: stop() cancels and awaits every asyncio task the target created,
+    # and no worker of the queue, a thread included, is left running after it returns.
     # A cancelling stop may return before the handlers it cancelled have unwound (oas37a open
     # point), as cancel_task may: they must be gone once the ready callbacks have run.
     me = asyncio.current_task()
     for drain in (True, False) if h.capabilities.drain_choice else (True,):
-        before = asyncio.all_tasks()
+        before, threads = asyncio.all_tasks(), target_threads()
         queue = await h.make(workers=3)
         for i in range(2):
             await h.submit(queue, h.probes.run_for(1.0, name=f"running-{drain}-{i}"))
@@ -310,6 +315,12 @@ async def stop_leaves_no_task_alive(h: Harness) -> None:
             raise CheckFailed(f"oas37a-6 (S5): {when}, {len(left)} asyncio tasks created "
                               f"since the target was built were still alive: "
                               f"{', '.join(names[:5])}; expected none")
+        running = threads_left(threads)
+        if running:
+            raise CheckFailed(f"oas37a-6 (S5): {THREAD_GRACE:g} wall s after stop(drain="
+                              f"{drain}) returned, {len(running)} threads started since the "
+                              f"target was built were still running: {', '.join(running[:5])};"
+                              f" expected none (stop ends what the queue started)")
 
 
 @check("memory", "S7", needs=("result_ttl",))

@@ -18,13 +18,14 @@ from typing import Any, Final
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
 
+from .._children import THREAD_GRACE, queue_threads, threads_left
 from ..adapters import TargetFactory
 from ..contract import FINISHED, NS_PER_S, in_seconds, ns
 from ..model import Divergence, Finding, Model, Work, follow, readings, stop_readings
 from ._driver import LoopDriver
 from ._example import Example
 from ._judge import Observation, exc, findings, names, worker_loss
-from ._outcomes import Tally
+from ._outcomes import MachineFailure, Tally, ThreadsLeaked
 from ._steps import BIG_CACHE, FAILS, GATES, PLAIN_TASK, TASK
 from ._target import Target
 
@@ -119,6 +120,7 @@ class QueueMachine(Example):
             self._fail("edge_cases", "zero_workers_rejected", "S8: building with workers=0 " + (
                 f"raised {exc(zero)}" if isinstance(zero, BaseException) else "succeeded")
                 + "; expected ValueError", soft=True)
+        self.threads = queue_threads()  # a workers=0 target's are not this one's
         built = self._call(self._build(**settings), f"building with {settings}", "edge_cases",
                            expect=Exception)
         if isinstance(built, BaseException):
@@ -256,6 +258,13 @@ class QueueMachine(Example):
                 self._finish()
         finally:
             self._clean_up()
+            running = threads_left(self.threads) if self.target is not None else []
+            if running and not isinstance(sys.exception(), MachineFailure):
+                raise ThreadsLeaked(Finding(
+                    "memory", "stop_ends_threads", f"S5/oas37a-6: {THREAD_GRACE:g} wall s "
+                    f"after the queue was stopped, {len(running)} threads it started were "
+                    f"still running: {', '.join(running[:5])}; the model suite stops here, as "
+                    f"every example would leave more"), self.calls, self.steps)
 
     # The invariant
 

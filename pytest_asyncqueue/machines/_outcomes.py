@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from .._children import threads_note
 from ..conformance._base import CheckFailed
 from ..contract import MODEL_CATEGORIES
 from ..model import Finding
@@ -27,6 +28,27 @@ class MachineFailure(CheckFailed):
         steps = tuple(steps)
         super().__init__(f"[{finding.category}] {finding.message}\n" + "\n".join(steps))
         self.finding, self.calls, self.steps = finding, tuple(calls), steps
+
+
+class ThreadsLeaked(BaseException):
+    """Raised when an example's target left threads running after its stop: every later
+    example would add more (and busy ones slow the rest), so the run ends at once. A
+    ``BaseException``, so that Hypothesis lets it through instead of shrinking it (each
+    replay would leak more).
+
+    Attributes:
+        finding: the memory finding. calls, steps: the example's steps, as for
+        :class:`MachineFailure`.
+    """
+
+    def __init__(self, finding: Finding, calls: Iterable[tuple[str, dict[str, Any]]],
+                 steps: Iterable[str]) -> None:
+        super().__init__(finding.message)
+        self.finding, self.calls, self.steps = finding, tuple(calls), tuple(steps)
+
+    def as_failure(self) -> MachineFailure:
+        """The same finding as the memory failure a test can report."""
+        return FAILURES["memory"](self.finding, self.calls, self.steps)
 
 
 FAILURES: Final = {c: type(f"{c.title().replace('_', '')}Failure", (MachineFailure,), {})
@@ -108,5 +130,6 @@ def blocking_result(tally: Tally, seed: int) -> MachineResult | None:
     return failed_result(Finding("concurrency", "loop_never_blocked", f"S2: {worst.name} held "
                                  f"the event loop {len(calls)} times, up to "
                                  f"{worst.duration:.3f} wall s, at {site}; the queue must "
-                                 f"await, never block (time.sleep, blocking I/O)"),
+                                 f"await, never block (time.sleep, blocking I/O)"
+                                 + threads_note()),
                          steps, (), seed, example)

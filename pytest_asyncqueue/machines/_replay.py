@@ -8,7 +8,7 @@ from typing import Any
 from ..adapters import TargetFactory
 from ..errors import AsyncQueueError
 from ._machine import QueueMachine
-from ._outcomes import Tally
+from ._outcomes import Tally, ThreadsLeaked
 
 
 class StepNotAllowed(AsyncQueueError):
@@ -19,10 +19,14 @@ def run_steps(factory: TargetFactory, calls: Iterable[tuple[str, dict[str, Any]]
     """Replay recorded steps (``MachineResult.calls``) against a target, without Hypothesis.
 
     Raises:
-        MachineFailure: the target breaks an invariant, as in the run that recorded them.
+        MachineFailure: the target breaks an invariant, as in the run that recorded them
+            (threads left running after stop included, as a memory failure).
         StepNotAllowed: a step's precondition does not hold where it stands.
     """
-    replay(factory, calls, Tally())
+    try:
+        replay(factory, calls, Tally())
+    except ThreadsLeaked as leak:
+        raise leak.as_failure() from None
 
 
 def replay(factory: TargetFactory, calls: Iterable[tuple[str, dict[str, Any]]],

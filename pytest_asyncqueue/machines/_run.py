@@ -24,12 +24,14 @@ from ._outcomes import (
     MachineFailure,
     MachineResult,
     Tally,
+    ThreadsLeaked,
     blocking_result,
     failed_result,
 )
 from ._regression import write_regression
 from ._replay import StepNotAllowed, replay
 from ._shrink import shrink
+from ._steps import SIMPLEST
 
 _OTHER_TARGET: Final = frozenset({"zero_workers_rejected"})
 """Checks of a target built apart from the example's (its breach causes nothing there)."""
@@ -84,6 +86,12 @@ def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
             break
         tally = Tally(heartbeat=heartbeat)
         failure = _run_once(factory, seed, examples, steps, frozenset(muted), tally)
+        if isinstance(failure, ThreadsLeaked):  # no run can go on: report it and stop
+            if "memory" in wanted:
+                leak = _smallest_leak(factory, failure)
+                results.setdefault("memory", failed_result(leak.finding, leak.steps, leak.calls,
+                                                           seed, tally.examples))
+            break
         cause = ""
         if isinstance(failure, MachineFailure) and failure.calls:
             failure = shrink(factory, failure, budget=shrinks, heartbeat=heartbeat)
@@ -107,9 +115,11 @@ def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
             break
         if not new:  # a failure in a muted category (a replay that went otherwise): the
             break    # next run would find it again
-    reason = "model: not judged; " + (f"every example broke {', '.join(failed)} first"
-                                      if failure == "discarded" else
-                                      f"the model check stops after {len(failed)} failures")
+    reason = "model: not judged; " + (
+        "the target's threads outlive its stop, and every example would leave more"
+        if isinstance(failure, ThreadsLeaked) else
+        f"every example broke {', '.join(failed)} first" if failure == "discarded" else
+        f"the model check stops after {len(failed)} failures")
     ordered = [results.get(c) or (MachineResult(c, "passed", seed=seed, examples=tally.examples)
                                   if done else MachineResult(c, "skipped", message=reason,
                                                              seed=seed)) for c in wanted]
@@ -119,6 +129,20 @@ def run_machines(factory: TargetFactory, *, seed: int, examples: int = 100,
             if result.status == "failed" and result.calls:
                 write_regression(result, Path(save_regression), spec, factory.shape)
     return ordered
+
+
+def _smallest_leak(factory: TargetFactory, leak: ThreadsLeaked) -> ThreadsLeaked:
+    """The simplest example (one plain task, then stop) if it leaves threads running too,
+    else ``leak``: one replay, not a shrink, as each replay leaves more."""
+    simplest = {name: SIMPLEST[name] for name in ("workers", "loop_seed", "base_delay", "cap",
+                                                  "cache", "drain")}
+    try:
+        replay(factory, [("init", {**simplest, "tasks": [{}]})], Tally())
+    except ThreadsLeaked as smaller:
+        return smaller
+    except (MachineFailure, StepNotAllowed, UnsatisfiedAssumption):
+        pass
+    return leak
 
 
 def _cause(factory: TargetFactory, failure: MachineFailure,
@@ -132,7 +156,8 @@ def _cause(factory: TargetFactory, failure: MachineFailure,
     """
     others = frozenset(MODEL_CATEGORIES) - {failure.finding.category}
     tally = Tally(heartbeat=heartbeat)
-    with contextlib.suppress(MachineFailure, StepNotAllowed, UnsatisfiedAssumption):
+    with contextlib.suppress(MachineFailure, StepNotAllowed, UnsatisfiedAssumption,
+                             ThreadsLeaked):
         replay(factory, failure.calls, tally, muted=others)
     causes = [f for f in tally.muted_findings if f.check not in _OTHER_TARGET]
     return f"{causes[0].category}::model.{causes[0].check}" if causes else ""
@@ -155,6 +180,8 @@ def _run_once(factory: TargetFactory, seed: int, examples: int, steps: int,
         warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
         try:
             run_state_machine_as_test(hypothesis_seed(seed)(make), settings=settings)
+        except ThreadsLeaked as leak:
+            return leak
         except MachineFailure as failure:
             return failure
         except Unsatisfiable:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..adapters import TargetFactory
-from ._outcomes import MachineFailure, Tally
+from ._outcomes import MachineFailure, Tally, ThreadsLeaked
 from ._replay import StepNotAllowed, replay
 from ._steps import PLAIN_TASK, SIMPLEST
 
@@ -105,6 +105,8 @@ class _Shrinker:
                 return True
         except StepNotAllowed:
             pass
+        except ThreadsLeaked:  # every further replay would leave more threads running
+            self.replays = self.budget
         return False
 
 

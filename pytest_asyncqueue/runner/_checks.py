@@ -53,13 +53,23 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .._children import HARNESS, STDLIB, Child, ChildExited, ChildHung, Link, can_fork, place
+from .._children import (
+    HARNESS,
+    STDLIB,
+    Child,
+    ChildExited,
+    ChildHung,
+    Link,
+    can_fork,
+    place,
+    threads_note,
+)
 from ..adapters import TargetFactory
 from ..clock import VirtualClockLoop, _where_task_waits
 from ..conformance import ALL_CHECKS, Check, Harness, Skip
 from ..contract import CATEGORIES
 from ..errors import RealTimeLimitError
-from ._result import SPIN_HINT, CheckResult
+from ._result import CheckResult, hang_hint
 
 __all__ = [
     "AFTER_HANG",
@@ -249,9 +259,10 @@ def _outcome(check: Check, h: Harness, max_real_seconds: float | None,
                           f"happens"), False
     except RealTimeLimitError:
         return "failed", (f"{rule}: did not finish within {max_real_seconds:g} wall s, at "
-                          f"virtual t={loop.time():.3f}s; waiting: {_waiting(loop)}; the "
-                          f"target keeps the loop busy (polling with 'await asyncio.sleep()' "
-                          f"for something that never happens?)"), True
+                          f"virtual t={loop.time():.3f}s; waiting: {_waiting(loop)}" + (
+                              threads_note() or "; the target keeps the loop busy (polling "
+                              "with 'await asyncio.sleep()' for something that never "
+                              "happens?)")), True
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # the target's own errors, SystemExit included
@@ -305,7 +316,7 @@ def _run_isolated(factory: TargetFactory, checks: list[Check], seed: int, limits
                 try:
                     result = child.receive(budget=limits.budget, stall=limits.stall)
                 except ChildHung as exc:
-                    lost = _lost(pending[0], seed, f"{exc}: {SPIN_HINT}",
+                    lost = _lost(pending[0], seed, f"{exc}: {hang_hint(exc)}",
                                  time.monotonic() - waited, hung=True)
                     break
                 except ChildExited as exc:

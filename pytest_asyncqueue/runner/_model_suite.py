@@ -20,7 +20,7 @@ from .._children import Child, ChildExited, ChildHung, Link, can_fork
 from ..adapters import TargetFactory
 from ..contract import CATEGORIES
 from ._follows import model_uses
-from ._result import SPIN_HINT, CheckResult
+from ._result import CheckResult, hang_hint
 
 __all__ = ["MODEL_EXAMPLES", "MachinesRun", "run_machines_as_checks", "start_machines"]
 
@@ -110,7 +110,7 @@ class MachinesRun:
             return child.receive(budget=MODEL_WALL_BUDGET, stall=MODEL_STALL_LIMIT,
                                  since=child.started)
         except ChildHung as exc:
-            why = f"{exc}: {SPIN_HINT}"
+            why = f"{exc}: {hang_hint(exc)}"
         except ChildExited as exc:
             why = (f"the model process ended (exit code {exc.exitcode}): the target ended "
                    f"the interpreter (os._exit, a crash)")

@@ -9,7 +9,9 @@ import random
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["SPIN_HINT", "STATUSES", "CheckResult", "new_seed"]
+from .._children import ChildHung
+
+__all__ = ["SPIN_HINT", "STATUSES", "CheckResult", "hang_hint", "new_seed"]
 
 STATUSES: Final = ("passed", "failed", "skipped")
 SPIN_HINT: Final = (
@@ -17,6 +19,16 @@ SPIN_HINT: Final = (
     "swallows every exception)"
 )
 """What a check (or the state machines) given up on in a stuck callback ends its message with."""
+
+
+def hang_hint(hung: ChildHung) -> str:
+    """What a hang's message ends with: :data:`SPIN_HINT`, and what a thread the target
+    started was doing meanwhile (the cause, when the event loop was not in target code)."""
+    if not hung.thread:
+        return SPIN_HINT
+    thread = (f"a thread the target started was running{hung.thread}: a thread that never "
+              f"waits starves the event loop (let it block or sleep, and end it on stop)")
+    return f"{SPIN_HINT}; or {thread}" if hung.where else thread
 
 
 @dataclass(frozen=True)

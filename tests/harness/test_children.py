@@ -5,10 +5,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 
 import pytest
 
 from pytest_asyncqueue._children import Child, ChildExited, ChildHung, Link, can_fork
+from pytest_asyncqueue.runner._result import SPIN_HINT, hang_hint
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="children are forked")
 
@@ -23,6 +25,17 @@ def beat_then_spin(link: Link) -> None:
     link.heartbeat()
     while True:
         pass  # the line a hang report names
+
+
+def spin_forever() -> None:
+    while True:
+        pass  # the line a hang report names for the thread
+
+
+def beat_then_wait_beside_a_busy_thread(link: Link) -> None:
+    threading.Thread(target=spin_forever, name="busy", daemon=True).start()
+    link.heartbeat()
+    threading.Event().wait()
 
 
 def wait_without_beating(link: Link) -> None:
@@ -55,6 +68,20 @@ def test_a_child_stuck_in_one_callback_is_reported_at_its_line_after_the_stall_l
                for line in (first + 2, first + 3)), hung.value.where
     assert str(hung.value).startswith("did not finish: the event loop was stuck in one "
                                       "callback for ")
+    assert multiprocessing.active_children() == []
+
+
+def test_a_hang_names_the_line_a_thread_the_target_started_runs() -> None:
+    with Child(beat_then_wait_beside_a_busy_thread, name="asyncqueue-test") as child:
+        with pytest.raises(ChildHung) as hung:
+            child.receive(budget=30.0, stall=0.2)
+
+    first = spin_forever.__code__.co_firstlineno
+    assert any(hung.value.thread.endswith(f"test_children.py:{line} in spin_forever")
+               for line in (first + 1, first + 2)), hung.value.thread
+    assert "in beat_then_wait_beside_a_busy_thread" in hung.value.where
+    hint = hang_hint(hung.value)
+    assert hint.startswith(SPIN_HINT) and "a thread the target started was running at" in hint
     assert multiprocessing.active_children() == []
 
 
