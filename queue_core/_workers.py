@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import random
 from collections import deque
-from typing import Any
+from typing import Any, Final
 
 from ._ready import ReadyTasks
 from ._results import ResultCache
@@ -108,9 +108,16 @@ class WorkerPool:
                         raise
                     else:
                         self._end_attempt(task, reason, None)
-                except Exception as exc:
-                    if task.cancel_reason is not None:  # handler turned our cancel into exc
-                        await self._undo_cancel(task, me)
+                except (KeyboardInterrupt, SystemExit) as exc:
+                    # asyncio's meaning: they stop the loop. The task fails with it, so that
+                    # a program that goes on finds it ended, not RUNNING for ever.
+                    self._finish(task, FAILED, exc)
+                    raise
+                except BaseException as exc:  # GeneratorExit and custom ones too: the attempt
+                    if isinstance(exc, GeneratorExit) and asyncio.current_task() is not me:
+                        raise  # this worker's coroutine is being closed (garbage collected)
+                    if task.cancel_reason is not None:  # fails, the worker lives; a handler
+                        await self._undo_cancel(task, me)  # that turned our cancel into exc
                     self._end_attempt(task, task.cancel_reason, exc)
                 else:
                     if task.cancel_reason is not None:  # handler swallowed our cancel
@@ -203,6 +210,8 @@ class WorkerPool:
         inlined copy of this method, on its hot path (``_work``): only the test that holds
         the two to the same end state sends COMPLETED here.
         """
+        if state is FAILED:
+            _drop_tracebacks(outcome)  # their frames would keep arguments alive (S7)
         if task.state is RUNNING:
             self._running -= 1
         task.state = state
@@ -210,7 +219,6 @@ class WorkerPool:
             self._cancelled += 1
         elif state is FAILED:
             self._failed += 1
-            _drop_tracebacks(outcome)  # their frames would keep arguments alive (S7)
         else:
             self._completed += 1
         del self._tasks[task.task_id]
@@ -250,12 +258,21 @@ def _notify(task: Task) -> None:
             waiter.set_result(result)
 
 
+_SET_TRACEBACK: Final = BaseException.__dict__["__traceback__"].__set__
+
+
 def _drop_tracebacks(error: BaseException) -> None:
-    """Clear the tracebacks of ``error`` and of every exception chained to it."""
-    seen = set()
-    while error is not None and id(error) not in seen:
+    """Clear the tracebacks of ``error`` and of every exception chained to it.
+
+    Iterative, so that a chain thousands deep or cyclic ends; through the slot itself, so
+    that an exception whose ``__setattr__`` refuses (a frozen dataclass) is cleared too.
+    """
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [error]
+    while stack:
+        error = stack.pop()
+        if error is None or id(error) in seen:
+            continue
         seen.add(id(error))
-        error.__traceback__ = None
-        if error.__cause__ is not None:
-            _drop_tracebacks(error.__cause__)
-        error = error.__context__
+        _SET_TRACEBACK(error, None)
+        stack += (error.__cause__, error.__context__)
