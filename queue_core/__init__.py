@@ -14,7 +14,7 @@ Example::
 
 from ._errors import (
     DuplicateTask, QueueClosed, QueueError, QueueFull, ResultGone,
-    UnknownTask,
+    ShutdownTimeout, UnknownTask,
 )
 from ._queue import TaskQueue
 from ._records import DeadLetter, QueueStats
@@ -29,6 +29,7 @@ __all__ = [
     "QueueFull",
     "QueueStats",
     "ResultGone",
+    "ShutdownTimeout",
     "TaskQueue",
     "TaskResult",
     "TaskState",

@@ -15,6 +15,7 @@ __all__ = [
     "QueueError",
     "QueueFull",
     "ResultGone",
+    "ShutdownTimeout",
     "UnknownTask",
 ]
 
@@ -44,3 +45,19 @@ class UnknownTask(QueueError, KeyError):
 
 class ResultGone(UnknownTask):
     """Raised when a task surely finished but its result is no longer kept (S7)."""
+
+
+class ShutdownTimeout(QueueError, TimeoutError):
+    """Raised by ``shutdown(timeout=)`` when handlers had still not unwound once their tasks
+    were cancelled at the deadline: they ignore cancellation. Their tasks are CANCELLED;
+    their handlers are abandoned, still running in their workers.
+
+    Attributes:
+        abandoned: the ids of those tasks.
+    """
+
+    def __init__(self, abandoned: list[object], timeout: float) -> None:
+        super().__init__(f"shutdown(timeout={timeout:g}): {len(abandoned)} handler(s) ignored "
+                         f"their cancellation and were abandoned, still running (tasks "
+                         f"{', '.join(map(repr, abandoned[:5]))}); their tasks are CANCELLED")
+        self.abandoned = abandoned

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from inspect import CO_COROUTINE as _CO_COROUTINE
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Final
 
-from ._errors import DuplicateTask, QueueClosed, QueueFull, ResultGone, UnknownTask
+from ._errors import (
+    DuplicateTask, QueueClosed, QueueFull, ResultGone, ShutdownTimeout, UnknownTask,
+)
 from ._records import DeadLetter, QueueStats
 from ._task import (
     CANCEL, CANCELLED, FAILED, PENDING, RUNNING, SELF_CANCEL, Task, TaskResult, TaskState,
@@ -23,6 +25,7 @@ from ._workers import WorkerPool
 __all__ = ["TaskQueue"]
 
 _new_record = object.__new__
+_UNWIND_ROUNDS: Final = 5  # loop iterations a cancelled handler gets to unwind at a deadline
 
 
 class TaskQueue(WorkerPool):
@@ -95,7 +98,7 @@ class TaskQueue(WorkerPool):
         self._worker_tasks = [loop.create_task(self._work(), name=f"queue_core-worker-{i}")
                               for i in range(self._workers_wanted)]
 
-    async def shutdown(self, drain: bool = True) -> None:
+    async def shutdown(self, drain: bool = True, timeout: float | None = None) -> None:
         """Stop accepting tasks and wait until every worker has exited (S5).
 
         With ``drain=True`` pending, delayed, backing-off and running tasks all finish first
@@ -103,10 +106,28 @@ class TaskQueue(WorkerPool):
         cancelled and pending tasks become CANCELLED. Either way no asyncio task created by
         the queue is left afterwards. Idempotent; a later ``drain=False`` call cancels what a
         draining one is still waiting for.
+
+        Args:
+            drain: finish the work first (True) or cancel it (False).
+            timeout: loop seconds to wait at most. At the deadline whatever is unfinished is
+                cancelled as with ``drain=False``; a handler that still has not unwound a
+                few loop iterations later ignores cancellation: it is abandoned (its task
+                is CANCELLED, its worker left running it) and ``ShutdownTimeout`` says so.
+
+        Raises:
+            RuntimeError: awaited, directly or through ``gather`` or a task it awaits, by
+                one of this queue's own handlers: it would wait for its own worker.
+            ShutdownTimeout: handlers were abandoned at the deadline.
+            TypeError, ValueError: ``timeout`` is not a finite number >= 0.
         """
-        if asyncio.current_task() in self._worker_tasks:
+        if timeout is not None:
+            check_number("timeout", timeout)
+        me = asyncio.current_task()
+        if me in self._worker_tasks or any(_waits_for(worker, me)
+                                           for worker in self._worker_tasks):
             raise RuntimeError(f"shutdown() awaited by a handler of {self!r} would wait for its "
-                               f"own worker; call asyncio.create_task(queue.shutdown()) there")
+                               f"own worker; call asyncio.create_task(queue.shutdown()) there "
+                               f"and do not await it")
         if not drain:
             self._closed = True
             self._halt()
@@ -114,8 +135,17 @@ class TaskQueue(WorkerPool):
             self.start()
         self._closed = True
         self._wake_if_drained()
-        if self._worker_tasks:
+        if not self._worker_tasks:
+            return
+        if timeout is None:
             await asyncio.gather(*self._worker_tasks)
+            return
+        _, left = await asyncio.wait(self._worker_tasks, timeout=timeout)
+        if left:
+            self._halt()
+            for _ in range(_UNWIND_ROUNDS):
+                await asyncio.sleep(0)
+            self._abandon([worker for worker in left if not worker.done()], timeout)
 
     async def __aenter__(self) -> TaskQueue:
         self.start()
@@ -347,6 +377,19 @@ class TaskQueue(WorkerPool):
 
     # Helpers
 
+    def _abandon(self, workers: list[asyncio.Task[None]], timeout: float) -> None:
+        """Give up on workers whose handlers ignore cancellation: their tasks end CANCELLED.
+
+        Raises:
+            ShutdownTimeout: there were any.
+        """
+        abandoned = [task.task_id for task in list(self._tasks.values())
+                     if task.state is RUNNING and task.handle in workers]
+        for task_id in abandoned:
+            self._finish(self._tasks[task_id], CANCELLED, None)
+        if workers:
+            raise ShutdownTimeout(abandoned, timeout)
+
     def _halt(self) -> None:
         """Cancel every task (shutdown(drain=False)): pending ones now, running ones' handlers."""
         self._halted = True
@@ -375,3 +418,20 @@ class TaskQueue(WorkerPool):
         return (f"<TaskQueue {state} workers={live} "
                 f"pending={len(self._tasks) - self._running} running={self._running}>")
 
+
+
+def _waits_for(task: asyncio.Task[Any], target: asyncio.Future[Any] | None) -> bool:
+    """Whether ``task`` is waiting, through the tasks and ``gather`` futures it awaits, for
+    ``target``. Reads asyncio's ``_fut_waiter`` and ``_children``; without them, False."""
+    seen: set[int] = set()
+    waiting: list[Any] = [getattr(task, "_fut_waiter", None)]
+    while waiting:
+        future = waiting.pop()
+        if future is None or id(future) in seen:
+            continue
+        if future is target:
+            return True
+        seen.add(id(future))
+        waiting += getattr(future, "_children", ())
+        waiting.append(getattr(future, "_fut_waiter", None))
+    return False

@@ -210,6 +210,8 @@ class WorkerPool:
         inlined copy of this method, on its hot path (``_work``): only the test that holds
         the two to the same end state sends COMPLETED here.
         """
+        if task.task_id not in self._tasks or self._tasks[task.task_id] is not task:
+            return  # abandoned at a shutdown deadline, and its handler has only now ended
         if state is FAILED:
             _drop_tracebacks(outcome)  # their frames would keep arguments alive (S7)
         if task.state is RUNNING:
