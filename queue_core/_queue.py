@@ -9,6 +9,9 @@ argument checks in ``_validate.py``; the records it returns in ``_records.py`` a
 from __future__ import annotations
 
 import asyncio
+import threading
+from _thread import get_ident as _thread_ident
+from asyncio.events import _get_running_loop as _running_loop
 from inspect import CO_COROUTINE as _CO_COROUTINE
 from typing import Any, Awaitable, Callable, Final
 
@@ -40,14 +43,16 @@ class TaskQueue(WorkerPool):
     with the docstring of its contract, which is why it runs past 250 lines.
 
     Args:
-        workers: number of worker coroutines, i.e. handlers running at once (>= 1).
+        workers: number of worker coroutines, i.e. handlers running at once (1 to
+            100,000).
         max_pending: most tasks that may wait (delayed and backing-off ones included);
             ``submit`` raises ``QueueFull`` beyond it. None: unbounded.
         base_delay: backoff after the first failed attempt, in loop seconds.
         max_delay: the cap on any backoff, in loop seconds.
         jitter: fraction of each backoff added at random (0 disables).
         non_retryable: exception types that fail a task at once, without retries.
-        max_results: how many finished tasks' results are kept (LRU).
+        max_results: how many finished tasks' results are kept (LRU). It counts results,
+            not bytes: each may be as large as its handler returned.
         result_ttl: how long a result is kept, in loop seconds; None keeps it until evicted.
         seed: seeds the jitter's random source, for reproducible runs.
     """
@@ -67,7 +72,7 @@ class TaskQueue(WorkerPool):
     ) -> None:
         check_settings(workers=workers, max_pending=max_pending, base_delay=base_delay,
                        max_delay=max_delay, jitter=jitter, non_retryable=non_retryable,
-                       max_results=max_results, result_ttl=result_ttl)
+                       max_results=max_results, result_ttl=result_ttl, seed=seed)
         super().__init__(base_delay=base_delay, max_delay=max_delay, jitter=jitter,
                          non_retryable=non_retryable, max_results=max_results,
                          result_ttl=result_ttl, seed=seed)
@@ -78,6 +83,8 @@ class TaskQueue(WorkerPool):
         self._chosen_ids = False
         self._started = False
         self._submitted = 0
+        self._thread = ""  # the name of the thread whose loop the queue is bound to
+        self._thread_ident = 0  # and its ident
 
     # Lifecycle (S5)
 
@@ -89,11 +96,10 @@ class TaskQueue(WorkerPool):
             RuntimeError: no event loop is running.
         """
         if self._closed:
-            raise QueueClosed(f"cannot start {self!r}: shutdown() was called; "
-                              f"create a new TaskQueue")
+            raise QueueClosed(self._why_closed("start"))
+        loop = self._bind_loop("start()")
         if self._started:
             return
-        loop = self._bind_loop("start()")
         self._started = True
         self._worker_tasks = [loop.create_task(self._work(), name=f"queue_core-worker-{i}")
                               for i in range(self._workers_wanted)]
@@ -196,13 +202,14 @@ class TaskQueue(WorkerPool):
         if timeout is not None:
             check_number("timeout", timeout, positive=True)
         if self._closed:
-            raise QueueClosed(f"cannot submit to {self!r}: shutdown() was called; "
-                              f"submit before shutdown or create a new TaskQueue")
+            raise QueueClosed(self._why_closed("submit to"))
         tasks = self._tasks
         if self._max_pending is not None and len(tasks) - self._running >= self._max_pending:
             raise QueueFull(f"{self!r} already holds max_pending={self._max_pending} "
                             f"pending tasks; retry after some finish or raise max_pending")
-        loop = self._loop or self._bind_loop("submit()")
+        loop = self._loop
+        if loop is None or _thread_ident() != self._thread_ident:  # a cheap test (the hot
+            loop = self._bind_loop("submit()")  # path); the other calls check the loop too
         seq = self._seq = self._seq + 1
         if task_id is None:
             task_id = seq
@@ -214,6 +221,9 @@ class TaskQueue(WorkerPool):
                 known = task_id in tasks or task_id in self._results
             except TypeError:
                 raise TypeError(f"task_id={task_id!r} is not hashable; pass a str or an int")
+            if task_id != task_id:  # NaN: no lookup would ever find it again
+                raise ValueError(f"task_id={task_id!r} is not equal to itself, so the task "
+                                 f"could never be found again; pass a str or an int")
             if known:
                 raise DuplicateTask(f"task_id={task_id!r} is already used by a task this "
                                     f"queue still knows; pass a new id or omit task_id")
@@ -236,7 +246,11 @@ class TaskQueue(WorkerPool):
         else:
             self._ready.push(task)
             if self._idle:
-                self._wake_one()
+                try:
+                    self._wake_one()
+                except RuntimeError:  # its loop is closed: we run on another one (the task
+                    self._bind_loop("submit()")  # stays queued there, and this says where)
+                    raise
         return task_id
 
     # Asking about tasks
@@ -260,6 +274,8 @@ class TaskQueue(WorkerPool):
         """
         if timeout is not None:
             check_number("timeout", timeout)
+        if self._loop is not None and _running_loop() is not self._loop:
+            self._bind_loop("result()")
         task = self._tasks.get(task_id)
         if task is None:
             return self._finished(task_id).result()
@@ -323,6 +339,8 @@ class TaskQueue(WorkerPool):
         Returns:
             True if the task was pending or running, False if it is finished or unknown.
         """
+        if self._loop is not None and _running_loop() is not self._loop:
+            self._bind_loop("cancel()")
         task = self._tasks.get(task_id)
         if task is None:
             return False
@@ -377,6 +395,16 @@ class TaskQueue(WorkerPool):
 
     # Helpers
 
+    def _why_closed(self, what: str) -> str:
+        """Why the queue takes no more work: ``shutdown()``, or the end of its loop."""
+        if self._orphaned:
+            return (f"cannot {what} {self!r}: its workers were cancelled with the event loop "
+                    f"it was bound to, {self._loop!r} (did that asyncio.run end?); make one "
+                    f"TaskQueue per event loop")
+        return (f"cannot {what} {self!r}: shutdown() was called; "
+                + ("submit before shutdown or " if what == "submit to" else "")
+                + "create a new TaskQueue")
+
     def _abandon(self, workers: list[asyncio.Task[None]], timeout: float) -> None:
         """Give up on workers whose handlers ignore cancellation: their tasks end CANCELLED.
 
@@ -399,11 +427,26 @@ class TaskQueue(WorkerPool):
         self._wake_all()
 
     def _bind_loop(self, what: str) -> asyncio.AbstractEventLoop:
-        try:
-            self._loop = asyncio.get_running_loop()
-        except RuntimeError:
+        """The queue's loop: the running one, on first use; after that, a call from another
+        thread or another loop is an error (it would not wake the workers, or would mix two
+        loops' futures)."""
+        running = _running_loop()
+        if self._loop is None and running is not None:
+            self._loop, self._thread = running, threading.current_thread().name
+            self._thread_ident = _thread_ident()
+        elif self._loop is None:
             raise RuntimeError(f"{what} needs a running event loop; call it from async code "
-                               f"(inside asyncio.run or an async test)") from None
+                               f"(inside asyncio.run or an async test)")
+        elif running is None:
+            raise RuntimeError(f"{what} was called from thread "
+                               f"{threading.current_thread().name!r}, but {self!r} runs on the "
+                               f"event loop of thread {self._thread!r}, which would not wake "
+                               f"up for it; from another thread use "
+                               f"loop.call_soon_threadsafe(queue.{what[:-2]}, ...)")
+        elif running is not self._loop:
+            raise RuntimeError(f"{what} was called on event loop {running!r}, but {self!r} "
+                               f"is bound to {self._loop!r}, where it was first used; make one "
+                               f"TaskQueue per event loop")
         return self._loop
 
     def _live_workers(self) -> int:

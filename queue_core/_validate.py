@@ -12,7 +12,7 @@ import inspect
 import math
 from typing import Final
 
-__all__ = ["check_handler", "check_int", "check_number", "check_settings"]
+__all__ = ["MAX_WORKERS", "check_handler", "check_int", "check_number", "check_settings"]
 
 _INT_HINTS: Final = {
     "workers": "the number of concurrent handlers, e.g. TaskQueue(workers=4)",
@@ -22,6 +22,10 @@ _INT_HINTS: Final = {
     "max_retries": "0 for a single attempt",
 }
 """What to pass instead, by the name of each int argument."""
+
+
+MAX_WORKERS: Final = 100_000
+"""The most workers a queue takes: each is an asyncio task (a few kB), all made at start."""
 
 
 def check_settings(
@@ -34,6 +38,7 @@ def check_settings(
     non_retryable: object,
     max_results: object,
     result_ttl: object,
+    seed: object,
 ) -> None:
     """Check the arguments of ``TaskQueue(...)``; see its docstring for their meaning.
 
@@ -42,6 +47,13 @@ def check_settings(
         ValueError: an argument is out of range, or ``max_delay < base_delay``.
     """
     check_int("workers", workers, 1)
+    if workers > MAX_WORKERS:  # type: ignore[operator]
+        raise ValueError(f"workers={workers!r} is more than {MAX_WORKERS:,} workers, each an "
+                         f"asyncio task made at start(); pass the number of handlers that "
+                         f"may run at once, e.g. TaskQueue(workers=100)")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise TypeError(f"seed={seed!r} must be an int or None (it seeds the jitter's random "
+                        f"source)")
     if max_pending is not None:
         check_int("max_pending", max_pending, 1)
     check_number("base_delay", base_delay)
@@ -63,16 +75,31 @@ def check_handler(handler: object) -> None:
     """Check that ``handler`` is a coroutine function (or an object whose ``__call__`` is).
 
     Raises:
-        TypeError: it is not callable, or calling it does not return a coroutine.
+        TypeError: it is not callable, or calling it does not return a coroutine; the
+            message says what it is instead (a class, an async generator function, a
+            generator-based coroutine, a plain function that may wrap one).
     """
+    name = getattr(handler, "__qualname__", None) or repr(handler)
+    if isinstance(handler, type):
+        raise TypeError(f"handler {name} is a class: calling it makes an instance, not a "
+                        f"coroutine; pass an instance ({name}()) whose __call__ is "
+                        f"'async def', or an 'async def' function")
     if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
             getattr(handler, "__call__", None)):
         return
-    name = getattr(handler, "__qualname__", None) or repr(handler)
     if not callable(handler):
         raise TypeError(f"handler {name} is not callable; pass an 'async def' function")
-    raise TypeError(f"handler {name} is a plain function, not a coroutine function; "
-                    f"define it with 'async def'")
+    if inspect.isasyncgenfunction(handler):
+        raise TypeError(f"handler {name} is an async generator function ('async def' with "
+                        f"'yield'), which a worker cannot await; collect what it yields and "
+                        f"return it from a plain 'async def'")
+    flags = getattr(getattr(handler, "__code__", None), "co_flags", 0)
+    if flags & inspect.CO_ITERABLE_COROUTINE:
+        raise TypeError(f"handler {name} is a generator-based coroutine (@types.coroutine); "
+                        f"wrap it: 'async def handler(*args): return await {name}(*args)'")
+    raise TypeError(f"handler {name} is a plain function, not a coroutine function; define "
+                    f"it with 'async def' (a plain function that returns a coroutine, such "
+                    f"as a wrapper of one, can be marked with inspect.markcoroutinefunction)")
 
 
 def check_int(name: str, value: object, minimum: int | None) -> None:

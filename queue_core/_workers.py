@@ -73,6 +73,7 @@ class WorkerPool:
         self._tasks: dict[Any, Task] = {}  # every unfinished task: pending or running
         self._idle: deque[asyncio.Future[None]] = deque()
         self._closed = self._halted = False
+        self._orphaned = False  # its workers were cancelled from outside (their loop ended)
         self._running = self._completed = 0
         self._failed = self._cancelled = self._retried = 0
 
@@ -105,6 +106,8 @@ class WorkerPool:
                     elif reason is None or me.uncancel():
                         # The worker itself is cancelled (loop teardown): account, go.
                         self._finish(task, CANCELLED, None)
+                        self._orphaned = self._orphaned or not self._closed
+                        self._closed = True
                         raise
                     else:
                         self._end_attempt(task, reason, None)
@@ -159,6 +162,8 @@ class WorkerPool:
                             self._idle.remove(waiter)
                     else:  # woken, then cancelled before resuming: pass the wake-up on
                         self._wake_one()
+                    self._orphaned = self._orphaned or not self._closed  # cancelled from
+                    self._closed = True  # outside, as its loop ends: no more work here
                     raise
 
     @staticmethod

@@ -199,7 +199,7 @@ QUEUE_CORE_MUTANTS: Final = [
             "    ) -> None:",
             "        check_settings(workers=workers, max_pending=max_pending, base_delay=base_delay,",
             "                       max_delay=max_delay, jitter=jitter, non_retryable=non_retryable,",
-            "                       max_results=max_results, result_ttl=result_ttl)",
+            "                       max_results=max_results, result_ttl=result_ttl, seed=seed)",
             "        super().__init__(base_delay=base_delay, max_delay=max_delay, jitter=jitter,"),
         _lines(
             "        max_delay: float = 10.0,",
@@ -212,7 +212,7 @@ QUEUE_CORE_MUTANTS: Final = [
             "        base_delay = 0.1  # no setting: a fixed backoff base",
             "        check_settings(workers=workers, max_pending=max_pending, base_delay=base_delay,",
             "                       max_delay=max_delay, jitter=jitter, non_retryable=non_retryable,",
-            "                       max_results=max_results, result_ttl=result_ttl)",
+            "                       max_results=max_results, result_ttl=result_ttl, seed=seed)",
             "        super().__init__(base_delay=base_delay, max_delay=base_delay, jitter=jitter,"),
         "TaskQueue takes no base_delay (fixed at 0.1) and passes it as the cap too: max_delay is "
         "ignored and every backoff is 0.1 s, it never doubles (only timing the default "
@@ -284,10 +284,10 @@ QUEUE_CORE_MUTANTS: Final = [
     Mutant(
         "qc_stop_leaves_workers", "memory", "queue_core", _QC,
         _lines(
-            "        if self._worker_tasks:",
+            "        if timeout is None:",
             "            await asyncio.gather(*self._worker_tasks)"),
         _lines(
-            "        if self._worker_tasks:",
+            "        if timeout is None:",
             "            pass  # the workers are never awaited"),
         "shutdown() returns without awaiting its workers: they are still alive afterwards "
         "(S5 / oas37a-6; filed under memory, where the harness checks it)"),
@@ -300,10 +300,10 @@ QUEUE_CORE_MUTANTS: Final = [
         "qc_submit_after_stop_accepted", "edge_cases", "queue_core", _QC,
         _lines(
             "        if self._closed:",
-            '            raise QueueClosed(f"cannot submit to {self!r}: shutdown() was called; "'),
+            '            raise QueueClosed(self._why_closed("submit to"))'),
         _lines(
             "        if False:  # a closed queue still accepts tasks",
-            '            raise QueueClosed(f"cannot submit to {self!r}: shutdown() was called; "'),
+            '            raise QueueClosed(self._why_closed("submit to"))'),
         "submit() after shutdown() is accepted instead of raising QueueClosed; the task "
         "never runs"),
     Mutant(
@@ -317,7 +317,7 @@ QUEUE_CORE_MUTANTS: Final = [
         "a duplicate task_id is accepted and overwrites the known task's record"),
     Mutant(
         "qc_exception_kills_worker", "edge_cases", "queue_core", _QC_WORKERS,
-        "                except Exception as exc:",
+        "                except BaseException as exc:  # GeneratorExit and custom ones too: the attempt",
         "                except ArithmeticError as exc:  # other exceptions escape the worker",
         "only ArithmeticError is caught around the handler: any other exception kills the "
         "worker and leaves its task RUNNING"),
