@@ -62,9 +62,9 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import IO, Any, Final
 
-__all__ = ["HARNESS", "STDLIB", "THREAD_GRACE", "Child", "ChildExited", "ChildHung", "Link",
-           "can_fork", "place", "queue_threads", "target_threads", "threads_left",
-           "threads_note"]
+__all__ = ["HARNESS", "INTERRUPTED", "STDLIB", "THREAD_GRACE", "Child", "ChildExited",
+           "ChildHung", "Link", "can_fork", "place", "queue_threads", "target_threads",
+           "threads_left", "threads_note"]
 
 STDLIB: Final = sysconfig.get_paths()["stdlib"]
 """The standard library's folder: frames in it are never the place a message names."""
@@ -81,6 +81,8 @@ def can_fork() -> bool:
     return sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
 
 
+INTERRUPTED: Final = 130
+"""A child's exit code when the target raised KeyboardInterrupt in it (as a shell's 128+2)."""
 THREAD_GRACE: Final = 0.1
 """Wall seconds a thread the target started may take to end once ``stop`` has returned."""
 
@@ -158,6 +160,20 @@ class ChildExited(Exception):
     def __init__(self, exitcode: int | None) -> None:
         self.exitcode = exitcode
         super().__init__(f"the child process ended (exit code {exitcode})")
+
+    @property
+    def cause(self) -> str:
+        """What ended it, as a message can say: a KeyboardInterrupt the target raised, a
+        signal, or the target ending the interpreter."""
+        if self.exitcode == INTERRUPTED:
+            return "the target raised KeyboardInterrupt"
+        if self.exitcode is not None and self.exitcode < 0:
+            number = -self.exitcode
+            name = (signal.Signals(number).name if number in signal.valid_signals()
+                    else f"signal {number}")
+            return (f"the process was killed by {name}" + (" (out of memory?)" if name ==
+                                                           "SIGKILL" else ""))
+        return f"the target ended the interpreter (exit code {self.exitcode}: os._exit, a crash)"
 
 
 class Link:
@@ -316,7 +332,10 @@ def _child_main(func: Callable[..., object], link: Link, args: tuple[Any, ...],
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
     sys.stdout = sys.stderr = open(devnull, "w")  # noqa: SIM115  # lives as long as the child
-    func(link, *args)  # the pipe closes as the process ends: a receive after it says so
+    try:
+        func(link, *args)  # the pipe closes as the process ends: a receive after it says so
+    except KeyboardInterrupt:  # the target's (a user's Ctrl-C reaches the parent too)
+        os._exit(INTERRUPTED)
 
 
 def _die_with(parent: int) -> None:

@@ -114,6 +114,12 @@ def suite_options(config: pytest.Config) -> SuiteOptions | None:
         base = config.invocation_params.dir if report.where == FROM_COMMAND_LINE else (
             config.rootpath)
         report_path = base / report.value
+        from .report import report_path_problem
+
+        problem = report_path_problem(str(report_path) if report.value.strip() else "",
+                                      folders=True)
+        if problem:
+            raise pytest.UsageError(f"{report} {problem}")
     return SuiteOptions(target=target.value, target_given=str(target), factory=factory,
                         shape=shape.value, report_path=report_path, seed=seed,
                         suite=suite_name, model_examples=model_examples)

@@ -39,6 +39,7 @@ from .report import (
     model_replay_command,
     skip_lines,
     summarize,
+    report_path_problem,
     write_report,
 )
 from .runner import (
@@ -111,8 +112,11 @@ def _parser() -> argparse.ArgumentParser:
 def _category_list(text: str) -> list[str]:
     names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
     unknown = [n for n in names if n not in CATEGORIES]
-    if not names or unknown:
-        shown = ", ".join(map(repr, unknown)) if unknown else "nothing"
+    if not names:
+        raise argparse.ArgumentTypeError(f"no category given; pass one or more of "
+                                         f"{', '.join(CATEGORIES)}, separated by commas")
+    if unknown:
+        shown = ", ".join(map(repr, unknown))
         raise argparse.ArgumentTypeError(
             f"{shown} {'is not a category' if len(unknown) == 1 else 'are not categories'}; "
             f"valid: {', '.join(CATEGORIES)}")
@@ -144,6 +148,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = _parser().parse_args(argv)
     for note in _follow_old_spellings(args):
         print(note, file=sys.stderr)
+    if args.report is not None and (problem := report_path_problem(args.report,
+                                                                    folders=False)):
+        print(f"asyncqueue-check: --report {args.report!r} {problem}", file=sys.stderr)
+        return EXIT_UNUSABLE
     seed = new_seed() if args.seed is None else args.seed
     started = time.perf_counter()
     try:
@@ -170,7 +178,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     failures = failure_lines(report)
     if failures:
         print("", *failures, sep="\n", file=out)
-    if args.report:
+    if args.report is not None:
         print(f"report: {write_report(report, args.report)}", file=out)
     counts = {s: sum(r.status == s for r in results) for s in ("passed", "failed", "skipped")}
     checked = counts["passed"] + counts["failed"]

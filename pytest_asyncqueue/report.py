@@ -35,6 +35,7 @@ command that replays it.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
@@ -132,6 +133,32 @@ def build_report(target: str, shape: str, seed: int, results: Iterable[CheckResu
     if bench is not None:
         report["bench"] = [dict(row) for row in bench]
     return report
+
+
+def report_path_problem(path: str, *, folders: bool) -> str | None:
+    """Why the report could not be written to ``path`` (checked before a run), or None.
+
+    Args:
+        path: as the user gave it.
+        folders: whether missing folders would be created (the plugin's option does, as
+            ``--junitxml`` does; the command line does not).
+    """
+    if not path.strip():
+        return "is empty; pass a file name, e.g. --report report.json"
+    target = Path(path)
+    if target.is_dir():
+        return f"is a folder; pass a file in it, e.g. {target / 'report.json'}"
+    folder = target.parent
+    while not folder.exists() and folders and folder != folder.parent:
+        folder = folder.parent
+    if not folder.exists():
+        return f"is in the folder {target.parent}, which does not exist; create it first"
+    if not folder.is_dir():
+        return f"is under {folder}, which is a file, not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK) or (target.exists()
+                                                    and not os.access(target, os.W_OK)):
+        return f"cannot be written: no permission to write in {folder}"
+    return None
 
 
 def write_report(report: Mapping[str, Any], path: str | Path) -> Path:

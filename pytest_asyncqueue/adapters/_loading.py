@@ -77,6 +77,9 @@ def _load_path(path: Path) -> Any:
     if not init.is_file():
         raise LoadError(f"no file {str(init)!r}; pass an existing .py file, a package folder "
                         f"or an importable module name")
+    if init.suffix != ".py":
+        raise LoadError(f"{str(init)!r} is not a Python file (its name does not end in .py); "
+                        f"pass a .py file, a package folder or an importable module name")
     digest = hashlib.sha1(str(init.resolve()).encode()).hexdigest()[:16]
     name = f"_asyncqueue_target_{digest}"  # the same in every process, for forked runners
     if name in sys.modules:

@@ -320,10 +320,9 @@ def _run_isolated(factory: TargetFactory, checks: list[Check], seed: int, limits
                                  time.monotonic() - waited, hung=True)
                     break
                 except ChildExited as exc:
-                    lost = _lost(pending[0], seed,
-                                 f"the check process ended (exit code {exc.exitcode}) while "
-                                 f"the check ran: the target ended the interpreter (os._exit, "
-                                 f"a crash)", time.monotonic() - waited, hung=False)
+                    lost = _lost(pending[0], seed, f"the check process ended while the "
+                                 f"check ran: {exc.cause}", time.monotonic() - waited,
+                                 hung=False)
                     break
                 pending.pop(0)
                 limits.note(result)

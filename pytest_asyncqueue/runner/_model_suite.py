@@ -112,8 +112,7 @@ class MachinesRun:
         except ChildHung as exc:
             why = f"{exc}: {hang_hint(exc)}"
         except ChildExited as exc:
-            why = (f"the model process ended (exit code {exc.exitcode}): the target ended "
-                   f"the interpreter (os._exit, a crash)")
+            why = f"the model process ended: {exc.cause}"
         finally:
             self.close()
         wall = time.monotonic() - child.started

@@ -287,8 +287,8 @@ def test_a_target_that_ends_the_interpreter_fails_the_running_check(tmp_path: Pa
     results = run_checks(factory, checks, seed=1, **FAST)
 
     assert outcomes(results) == [
-        ("exits", "failed", ("S2: the check process ended (exit code 3) while the check ran: "
-                            "the target ended the interpreter (os._exit, a crash)")),
+        ("exits", "failed", ("S2: the check process ended while the check ran: the target "
+                            "ended the interpreter (exit code 3: os._exit, a crash)")),
         ("fails", "failed", "S2: peak overlap was 1; expected 2"),
     ]
 
