@@ -116,6 +116,9 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
 
     Attributes:
         blocking_calls: The :class:`BlockingCall` records so far, oldest first.
+        iterations_at_instant: Loop iterations run since virtual time last moved: a loop
+            that keeps running without its clock moving is polling (a large number), one that
+            merely runs slowly is not.
         detect_deadlocks, raise_on_blocking, max_real_seconds: As above; may be changed.
         deadlock_grace: Wall seconds to wait for another thread before declaring a deadlock
             (default 0.05); a class attribute so that tests can monkeypatch it.
@@ -151,6 +154,8 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         self.max_real_seconds = max_real_seconds
         self.blocking_calls: list[BlockingCall] = []
         self._observers: list[Callable[[], None]] = []
+        self.iterations_at_instant = 0
+        self._instant = 0  # the virtual instant (ns) of the last iteration
         self._autojump = AutojumpSelector(selectors.DefaultSelector())
         super().__init__(self._autojump)  # type: ignore[arg-type]
         self._autojump.on_idle = self._on_idle
@@ -241,6 +246,10 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
             ready.finish()  # type: ignore[attr-defined]
         for observe in self._observers:
             observe()
+        if self._instant == self._now_ns:
+            self.iterations_at_instant += 1
+        else:
+            self._instant, self.iterations_at_instant = self._now_ns, 0
         if self._blocking_error is not None:
             error, self._blocking_error = self._blocking_error, None
             raise error

@@ -90,6 +90,9 @@ DEFAULT_STALL_LIMIT: Final = 1.0
 """Wall seconds one loop iteration may take before the check is given up on as spinning."""
 AFTER_HANG: Final = (0.25, 2.0)
 """(stall limit, wall budget) in wall seconds once a check of the run has hung."""
+SPIN_ITERATIONS: Final = 20_000
+"""Loop iterations without the virtual clock moving that tell a polling target from a slow
+machine, when a check runs out of wall time (a correct target's instants take far fewer)."""
 _LOOP_SHARE: Final = 0.8  # of the wall budget, for the loop's own guard: it fires first
 _SHOWN_TASKS: Final = 6  # waiting tasks named in a message
 
@@ -258,8 +261,12 @@ def _outcome(check: Check, h: Harness, max_real_seconds: float | None,
                           f"waiting: {exc}; the target waits for something that never "
                           f"happens"), False
     except RealTimeLimitError:
+        if loop.iterations_at_instant < SPIN_ITERATIONS and not threads_note():
+            return "skipped", _too_slow(max_real_seconds, loop.time(),
+                                       loop.iterations_at_instant), False
         return "failed", (f"{rule}: did not finish within {max_real_seconds:g} wall s, at "
-                          f"virtual t={loop.time():.3f}s; waiting: {_waiting(loop)}" + (
+                          f"virtual t={loop.time():.3f}s ({loop.iterations_at_instant} loop "
+                          f"iterations without the clock moving); waiting: {_waiting(loop)}" + (
                               threads_note() or "; the target keeps the loop busy (polling "
                               "with 'await asyncio.sleep()' for something that never "
                               "happens?)")), True
@@ -271,6 +278,16 @@ def _outcome(check: Check, h: Harness, max_real_seconds: float | None,
         with contextlib.suppress(Exception):
             runner.close()  # cancels what the target left running; may deadlock or overrun
     return "passed", "", False
+
+
+def _too_slow(budget: float, virtual: float | None = None, iterations: int | None = None
+             ) -> str:
+    """The reason a check that ran out of wall time while its target made progress is not
+    judged: the machine was too slow, which says nothing about the target."""
+    progress = ("" if virtual is None else f" (the target was making progress: virtual "
+                f"t={virtual:.3f}s, {iterations} loop iterations at that instant)")
+    return (f"not judged: the machine was too slow to run this check within {budget:g} wall "
+            f"s{progress}; rerun it on a quieter machine")
 
 
 def _waiting(loop: asyncio.AbstractEventLoop) -> str:
@@ -316,8 +333,14 @@ def _run_isolated(factory: TargetFactory, checks: list[Check], seed: int, limits
                 try:
                     result = child.receive(budget=limits.budget, stall=limits.stall)
                 except ChildHung as exc:
-                    lost = _lost(pending[0], seed, f"{exc}: {hang_hint(exc)}",
-                                 time.monotonic() - waited, hung=True)
+                    if exc.stalled is None:  # it kept beating: slow, not stuck
+                        lost = CheckResult(pending[0].name, pending[0].category,
+                                           pending[0].rule, "skipped",
+                                           _too_slow(limits.budget), seed,
+                                           time.monotonic() - waited)
+                    else:
+                        lost = _lost(pending[0], seed, f"{exc}: {hang_hint(exc)}",
+                                     time.monotonic() - waited, hung=True)
                     break
                 except ChildExited as exc:
                     lost = _lost(pending[0], seed, f"the check process ended while the "

@@ -275,9 +275,24 @@ def test_a_target_that_keeps_the_loop_busy_fails_at_the_wall_limit_naming_its_ta
                           wall_budget=0.5, isolate=False)
 
     assert result.status == "failed" and result.hung
-    assert result.message.startswith("S2: did not finish within 0.4 wall s, at virtual "
-                                     "t=0.000s; waiting: ")
+    assert re.match(r"S2: did not finish within 0.4 wall s, at virtual t=0.000s \(\d+ loop "
+                    r"iterations without the clock moving\); waiting: ", result.message)
     assert "in AsyncTaskQueue._worker awaiting " in result.message
+
+
+def test_a_check_that_runs_out_of_wall_time_while_its_target_progresses_is_not_judged(
+    tmp_path: Path,
+) -> None:
+    # A slow machine, simulated by a budget no check can meet: the target made progress
+    # (its clock moved), so the check is not judged, and the target is not blamed.
+    factory = make_factory("queue_core")
+    heavy = next(c for c in ALL_CHECKS if c.name == "memory_returns_after_many_tasks")
+
+    [result] = run_checks(factory, [heavy], seed=1, wall_budget=0.02, isolate=False)
+
+    assert (result.status, result.hung) == ("skipped", False)
+    assert result.message.startswith("not judged: the machine was too slow to run this check "
+                                     "within 0.016 wall s (the target was making progress")
 
 
 def test_a_target_that_ends_the_interpreter_fails_the_running_check(tmp_path: Path) -> None:

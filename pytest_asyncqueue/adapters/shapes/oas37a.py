@@ -18,6 +18,7 @@ from .._common import (
     result_or_missing,
     state_or_none,
 )
+from .._probe import options_taken, takes_any_keyword
 from .._protocol import Outcome, ResultMissing
 from .._shape import Shape
 
@@ -38,9 +39,15 @@ class Oas37aAdapter(BuiltinAdapter):
     def capabilities_of(cls, target: type) -> Capabilities:
         settings = {ours for ours, theirs in cls.setting_names.items()
                     if theirs in keywords(target)}
+        options = keywords(target.submit) & set(SUBMIT_OPTIONS)
+        if takes_any_keyword(target.submit):  # they may be the queue's, or the handler's
+            options |= options_taken(target, set(SUBMIT_OPTIONS) - options,
+                                     stop=lambda queue: queue.stop(**(
+                                         {"wait": False} if "wait" in keywords(target.stop)
+                                         else {})))
         return Capabilities(
             settings=frozenset(settings),
-            submit_options=frozenset(keywords(target.submit) & set(SUBMIT_OPTIONS)),
+            submit_options=frozenset(options),
             drain_choice="wait" in keywords(target.stop),
             retry_keeps_place=frozenset({"original", "back"}),
             retried_counted=frozenset({"scheduled", "started"}),

@@ -1,0 +1,53 @@
+"""A target cannot defeat the checks by hiding what it takes (issue 14, point 5): options a
+``submit(func, *args, **kwargs)`` takes without naming them are probed, so a queue that takes
+``priority`` and ``max_retries`` and drops them fails, where it used to pass with skips."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from pytest_asyncqueue.adapters import make_factory
+from pytest_asyncqueue.cli import main
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "oas37a_queue.py"
+
+HIDING = f'''
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("_hidden_oas_example", {str(EXAMPLE)!r})
+example = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = example
+spec.loader.exec_module(example)
+TaskStatus, TaskResult = example.TaskStatus, example.TaskResult
+
+
+class AsyncTaskQueue(example.AsyncTaskQueue):
+    async def submit(self, func, *args, **kwargs):
+        kwargs.pop("priority", None)  # taken, and dropped
+        kwargs.pop("max_retries", None)  # taken, and dropped
+        return await super().submit(func, *args, task_id=kwargs.pop("task_id", None),
+                                    **kwargs)
+'''
+
+
+def test_options_taken_through_kwargs_are_probed_and_their_checks_run(tmp_path: Path) -> None:
+    path = tmp_path / "hiding.py"
+    path.write_text(HIDING)
+    factory = make_factory(str(path), "oas37a")
+    # delay and timeout reach the handler (the example's **kwargs are the handler's): not
+    # the queue's; the three it pops are.
+    assert factory.capabilities.submit_options == {"priority", "max_retries", "task_id"}
+    report = tmp_path / "report.json"
+    status = main([str(path), "--shape", "oas37a", "--suite", "conformance", "--only",
+                   "ordering,retries", "--seed", "1", "--report", str(report)],
+                  out=io.StringIO())
+    verdicts = json.loads(report.read_text())["categories"]
+    assert status == 1
+    assert {c: v["status"] for c, v in verdicts.items()} == {"ordering": "failed",
+                                                              "retries": "failed"}
+
+
+def test_the_example_whose_kwargs_are_the_handlers_keeps_its_options() -> None:
+    assert make_factory(str(EXAMPLE), "oas37a").capabilities.submit_options == {
+        "priority", "max_retries", "task_id"}
