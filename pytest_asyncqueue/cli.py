@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Sequence
 from itertools import groupby
 from typing import Any, Final, TextIO
 
+from ._children import target_threads
+from ._trial import trial_load
 from .adapters import SHAPES, LoadError, TargetFactory, make_factory
 from .conformance import ALL_CHECKS
 from .contract import CATEGORIES
@@ -154,6 +157,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return EXIT_UNUSABLE
     seed = new_seed() if args.seed is None else args.seed
     started = time.perf_counter()
+    if problem := trial_load(args.target, args.shape):
+        print(f"asyncqueue-check: cannot check {args.target!r}: {problem}", file=sys.stderr)
+        return EXIT_UNUSABLE
     try:
         factory = make_factory(args.target, args.shape)
     except LoadError as exc:
@@ -273,5 +279,23 @@ def _run_bench(factory: TargetFactory, out: TextIO) -> list[dict[str, Any]]:
     return [row.entry() for row in run_plan(factory, on_row=show)]
 
 
+def console() -> None:
+    """The ``asyncqueue-check`` command: :func:`main`, then exit with its status at once.
+
+    Threads the target started and never ended (at import, say) would keep a normal exit
+    waiting for them for ever; they are named and left behind, as the process ends.
+    """
+    status = main()
+    lingering = [t.name for t in target_threads() if not t.daemon]
+    if lingering:
+        print(f"asyncqueue-check: the target left {len(lingering)} thread(s) running "
+              f"({', '.join(lingering[:3])}); exiting without waiting for them",
+              file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

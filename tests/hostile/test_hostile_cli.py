@@ -5,6 +5,8 @@ category list and a file that is not Python are named, a target's KeyboardInterr
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,41 @@ def test_a_keyboard_interrupt_in_the_target_is_reported_as_one(tmp_path: Path) -
     assert status == 1
     assert "the check process ended while the check ran: the target raised KeyboardInterrupt" in (
         out)
+
+
+@pytest.mark.parametrize(("source", "says"), [
+    ("import time\nwhile True:\n    time.sleep(0.01)\n",
+     ("loading it had not finished after 0 wall s at ", "blocking.py:3 in <module>; a module "
+      "must not block or spin when it is imported")),
+    ("import os\nos._exit(7)\n",
+     ("loading it ended the process: the target ended the interpreter (exit code 7",)),
+])
+def test_a_target_that_hangs_or_exits_at_import_is_named_not_waited_for(
+        tmp_path, capsys, monkeypatch, source, says) -> None:
+    monkeypatch.setattr("pytest_asyncqueue._trial.IMPORT_STALL", 0.3)
+    path = tmp_path / "blocking.py"
+    path.write_text(source)
+    assert check(str(path)) == (2, "")
+    err = capsys.readouterr().err
+    assert all(part in err for part in says), err
+
+
+LINGERING = '''
+import threading, time
+threading.Thread(target=lambda: time.sleep(10**6), name="poller").start()
+from queue_core import TaskQueue
+'''
+
+
+def test_a_thread_the_target_leaves_running_does_not_keep_the_command_from_ending(
+        tmp_path) -> None:
+    path = tmp_path / "lingering.py"
+    path.write_text(LINGERING)
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from pytest_asyncqueue.cli import console; "
+         "sys.argv[1:] = sys.argv[1:]; console()", f"{path}:TaskQueue", "--suite",
+         "conformance", "--only", "ordering"],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "the target left 1 thread(s) running (poller); exiting without waiting" in (
+        done.stderr)

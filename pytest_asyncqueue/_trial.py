@@ -1,0 +1,55 @@
+"""Load a target in a child process first, so that one that misbehaves at import is named.
+
+Importing a target runs its module's code. A module that blocks or spins at import would
+hang ``asyncqueue-check`` with no output, and one that calls ``os._exit`` would end it
+without a word. So the command first loads the target in a forked child, watched as the
+checks are (:mod:`pytest_asyncqueue._children`), and only loads it itself once the child
+did. Where ``fork`` is not available the trial is skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ._children import Child, ChildExited, ChildHung, Link, can_fork
+
+__all__ = ["IMPORT_BUDGET", "IMPORT_STALL", "trial_load"]
+
+IMPORT_BUDGET: Final = 60.0
+"""Wall seconds loading a target may take."""
+IMPORT_STALL: Final = 10.0
+"""Wall seconds loading may go without a sign of life (it sends none: only the budget and
+this bound it, whichever ends first)."""
+
+
+def trial_load(spec: str, shape: str | None) -> str | None:
+    """Load the target in a child; return why it cannot be loaded, or None if it can.
+
+    The sentence names what happened: the load's own error (as ``make_factory`` words it), a
+    load that did not finish (and where it was), or one that ended the interpreter.
+    """
+    if not can_fork():
+        return None
+    with Child(_load, spec, shape, name="asyncqueue-import") as child:
+        try:
+            return child.receive(budget=IMPORT_BUDGET, stall=IMPORT_STALL)
+        except ChildHung as hung:
+            waited = IMPORT_BUDGET if hung.stalled is None else hung.stalled
+            return (f"loading it had not finished after {waited:.0f} wall s"
+                    f"{hung.where or hung.thread}; a module must not block or spin when it is "
+                    f"imported")
+        except ChildExited as exited:
+            return f"loading it ended the process: {exited.cause}"
+
+
+def _load(link: Link, spec: str, shape: str | None) -> None:
+    """In the child: load the target; send None, or the load error's sentence."""
+    from .adapters import LoadError, make_factory
+
+    link.heartbeat()
+    try:
+        make_factory(spec, shape)
+    except LoadError as error:
+        link.send(str(error))
+        return
+    link.send(None)
