@@ -306,8 +306,11 @@ class Child:
 
 
 def _kill(process: BaseProcess) -> None:
-    """SIGKILL a started process (a no-op if it has ended) and reap it."""
+    """SIGKILL a started process and every process of its group (what the target forked:
+    a no-op for those that ended), and reap it."""
     if process.pid is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.kill()
         process.join()
 
@@ -324,6 +327,9 @@ def _child_main(func: Callable[..., object], link: Link, args: tuple[Any, ...],
     """Body of a child process: die with the parent, answer SIGUSR1 with a stack dump, go
     quiet, run ``func``."""
     _die_with(parent)
+    # A group of its own: what the target forks belongs to it, and dies with it (_kill).
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
     # The parent asks with SIGUSR1 where a stuck child is; faulthandler answers from C, so
     # even a loop that swallows every exception cannot stop it.
     faulthandler.register(signal.SIGUSR1, file=dump, all_threads=True)

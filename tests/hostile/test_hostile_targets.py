@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
+
+import pytest
 
 from pytest_asyncqueue.adapters import make_factory
 from pytest_asyncqueue.cli import main
@@ -51,3 +54,45 @@ def test_options_taken_through_kwargs_are_probed_and_their_checks_run(tmp_path: 
 def test_the_example_whose_kwargs_are_the_handlers_keeps_its_options() -> None:
     assert make_factory(str(EXAMPLE), "oas37a").capabilities.submit_options == {
         "priority", "max_retries", "task_id"}
+
+
+FORKING = '''
+import os, time
+from queue_core import TaskQueue as _Base
+
+
+class TaskQueue(_Base):
+    def submit(self, handler, /, *args, task_id=None, priority=0, max_retries=0, delay=0.0,
+               timeout=None):
+        child = os.fork()
+        if child == 0:  # a process that would live for ever
+            with open({pids!r}, "a") as pids:
+                pids.write(f"{{os.getpid()}}\\n")
+            while True:
+                time.sleep(1)
+        return super().submit(handler, *args, task_id=task_id, priority=priority,
+                              max_retries=max_retries, delay=delay, timeout=timeout)
+'''
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie, killed and awaiting its reaper, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_what_a_target_forks_does_not_outlive_the_run(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    path = tmp_path / "forking.py"
+    path.write_text(FORKING.format(pids=str(pids)))
+    main([f"{path}:TaskQueue", "--suite", "conformance", "--only", "ordering", "--seed", "1"],
+         out=io.StringIO())
+    forked = [int(line) for line in pids.read_text().split()]
+    deadline = time.monotonic() + 2.0  # a few wall ms, normally
+    while any(alive(pid) for pid in forked) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert forked and not any(alive(pid) for pid in forked)
