@@ -177,17 +177,26 @@ class ChildExited(Exception):
 
 
 class Link:
-    """The child's end of its tie to the parent; the child's function gets it first."""
+    """The child's end of its tie to the parent; the child's function gets it first.
+
+    Only the child itself may use it: a copy of the child that the target forked (a
+    ``submit`` that calls ``os.fork()`` and returns in both processes) would run the rest of
+    the checks a second time and send every result twice; it ends as it tries to.
+    """
 
     def __init__(self, sender: Connection, beat: Any) -> None:
         self._sender, self._beat = sender, beat
+        self.owner = 0  # the child's pid, set as it starts
 
     def heartbeat(self) -> None:
         """Stamp the heartbeat: the child is alive and its loop turns."""
-        self._beat.value = time.monotonic()
+        if os.getpid() == self.owner:
+            self._beat.value = time.monotonic()
 
     def send(self, value: object) -> None:
         """Send a value to the parent, which gets it from :meth:`Child.receive`."""
+        if os.getpid() != self.owner:
+            os._exit(0)  # a copy the target forked: the child itself sends this result
         self._sender.send(value)
 
 
@@ -326,6 +335,7 @@ def _child_main(func: Callable[..., object], link: Link, args: tuple[Any, ...],
                 dump: IO[bytes], parent: int) -> None:
     """Body of a child process: die with the parent, answer SIGUSR1 with a stack dump, go
     quiet, run ``func``."""
+    link.owner = os.getpid()
     _die_with(parent)
     # A group of its own: what the target forks belongs to it, and dies with it (_kill).
     with contextlib.suppress(OSError):

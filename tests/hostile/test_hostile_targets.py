@@ -13,6 +13,7 @@ import pytest
 
 from pytest_asyncqueue.adapters import make_factory
 from pytest_asyncqueue.cli import main
+from pytest_asyncqueue.runner import run_checks, select_checks
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "oas37a_queue.py"
 
@@ -96,3 +97,26 @@ def test_what_a_target_forks_does_not_outlive_the_run(tmp_path: Path) -> None:
     while any(alive(pid) for pid in forked) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert forked and not any(alive(pid) for pid in forked)
+
+
+CLONING = '''
+import os
+from queue_core import TaskQueue as _Base
+
+
+class TaskQueue(_Base):
+    def submit(self, handler, /, *args, task_id=None, priority=0, max_retries=0, delay=0.0,
+               timeout=None):
+        os.fork()  # both processes go on: a copy of the check process runs the rest too
+        return super().submit(handler, *args, task_id=task_id, priority=priority,
+                              max_retries=max_retries, delay=delay, timeout=timeout)
+'''
+
+
+def test_a_target_that_forks_a_copy_of_the_check_process_gets_one_result_per_check(
+        tmp_path: Path) -> None:
+    path = tmp_path / "cloning.py"
+    path.write_text(CLONING)
+    checks = select_checks(["ordering", "stats"])
+    results = run_checks(make_factory(f"{path}:TaskQueue"), checks, seed=1)
+    assert [r.name for r in results] == [c.name for c in checks]
