@@ -48,6 +48,7 @@ import math
 import multiprocessing
 import os
 import re
+import shutil
 import signal
 import sys
 import sysconfig
@@ -61,6 +62,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import IO, Any, Final
+
+from ._isolation import isolate
 
 __all__ = ["HARNESS", "INTERRUPTED", "STDLIB", "THREAD_GRACE", "Child", "ChildExited",
            "ChildHung", "Link", "can_fork", "place", "queue_threads", "target_threads",
@@ -223,11 +226,14 @@ class Child:
         self._receiver, sender = context.Pipe(duplex=False)
         beat = context.RawValue("d", math.inf)
         self._dump: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  # closed by stop()
+        self.workdir = tempfile.mkdtemp(prefix="asyncqueue-")  # removed by stop()
         self._process: BaseProcess = context.Process(
-            target=_child_main, args=(func, Link(sender, beat), args, self._dump, os.getpid()),
+            target=_child_main, args=(func, Link(sender, beat), args, self._dump, os.getpid(),
+                                      self.workdir),
             daemon=True, name=name)
         self._beat = beat
-        self._stop = weakref.finalize(self, _stop, self._process, self._receiver, self._dump)
+        self._stop = weakref.finalize(self, _stop, self._process, self._receiver, self._dump,
+                                      self.workdir)
         try:
             with warnings.catch_warnings():
                 # Python >= 3.12 warns when a process with threads forks. The child runs
@@ -324,19 +330,23 @@ def _kill(process: BaseProcess) -> None:
         process.join()
 
 
-def _stop(process: BaseProcess, receiver: Connection, dump: IO[bytes]) -> None:
-    """Kill a child process if it still runs, reap it, and close what the parent holds."""
+def _stop(process: BaseProcess, receiver: Connection, dump: IO[bytes], workdir: str) -> None:
+    """Kill a child process if it still runs, reap it, close what the parent holds, and
+    remove the child's working folder."""
     _kill(process)
     receiver.close()
     dump.close()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _child_main(func: Callable[..., object], link: Link, args: tuple[Any, ...],
-                dump: IO[bytes], parent: int) -> None:
-    """Body of a child process: die with the parent, answer SIGUSR1 with a stack dump, go
-    quiet, run ``func``."""
+                dump: IO[bytes], parent: int, workdir: str) -> None:
+    """Body of a child process: die with the parent, isolate itself (a folder of its own, a
+    scrubbed environment, a memory limit), answer SIGUSR1 with a stack dump, go quiet, run
+    ``func``."""
     link.owner = os.getpid()
     _die_with(parent)
+    isolate(workdir)
     # A group of its own: what the target forks belongs to it, and dies with it (_kill).
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)

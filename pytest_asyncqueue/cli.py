@@ -2,7 +2,7 @@
 
 Usage::
 
-    asyncqueue-check TARGET [--shape NAME] [--report FILE] [--only CATEGORIES]
+    asyncqueue-check TARGET [--shape NAME] [--report FILE] [--only CATEGORIES] [--pass-env]
                      [--suite conformance|model|all] [--model-examples N] [--seed S]
                      [--save-regression DIR] [--bench] [-v]
 
@@ -32,6 +32,7 @@ from itertools import groupby
 from typing import Any, Final, TextIO
 
 from ._children import target_threads
+from ._isolation import ISOLATION
 from ._trial import trial_load
 from .adapters import SHAPES, LoadError, TargetFactory, make_factory
 from .conformance import ALL_CHECKS
@@ -105,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="write each model failure's shrunk steps to "
                              "DIR/test_model_regression_<category>.py, a pytest test that fails "
                              "until the bug is fixed. Default: none")
+    parser.add_argument("--pass-env", action="store_true",
+                        help="let the target see this process's whole environment (default: "
+                             "only locale, paths and PYTHON* variables)")
     parser.add_argument("--bench", action="store_true",
                         help="then benchmark the target beside a bare asyncio.Queue pool on "
                              "the stock loop (about 5 s for queue_core, 30 s for a slow "
@@ -156,6 +160,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                                                                     folders=False)):
         print(f"asyncqueue-check: --report {args.report!r} {problem}", file=sys.stderr)
         return EXIT_UNUSABLE
+    ISOLATION.pass_env = args.pass_env
     seed = new_seed() if args.seed is None else args.seed
     started = time.perf_counter()
     if problem := trial_load(args.target, args.shape):

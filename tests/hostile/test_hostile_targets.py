@@ -120,3 +120,54 @@ def test_a_target_that_forks_a_copy_of_the_check_process_gets_one_result_per_che
     checks = select_checks(["ordering", "stats"])
     results = run_checks(make_factory(f"{path}:TaskQueue"), checks, seed=1)
     assert [r.name for r in results] == [c.name for c in checks]
+
+
+PRYING = '''
+import os
+from pathlib import Path
+from queue_core import TaskQueue as _Base
+
+
+class TaskQueue(_Base):
+    def start(self):
+        Path("trace.txt").write_text(f"{{os.getcwd()}}\\n{{os.environ.get('SECRET_TOKEN')}}")
+        Path({where!r}).write_text(f"{{os.getcwd()}}\\n{{os.environ.get('SECRET_TOKEN')}}")
+        return super().start()
+'''
+
+
+def test_a_target_works_in_a_folder_of_its_own_without_the_callers_secrets(
+        tmp_path: Path, monkeypatch) -> None:
+    where = tmp_path / "seen.txt"
+    path = tmp_path / "prying.py"
+    path.write_text(PRYING.format(where=str(where)))
+    monkeypatch.setenv("SECRET_TOKEN", "hunter2")
+    monkeypatch.chdir(tmp_path)
+    main([f"{path}:TaskQueue", "--suite", "conformance", "--only", "ordering", "--seed", "1"],
+         out=io.StringIO())
+    folder, secret = where.read_text().splitlines()
+    assert Path(folder) != tmp_path and not Path(folder).exists()  # removed with the child
+    assert secret == "None"
+    assert not (tmp_path / "trace.txt").exists()
+
+
+GREEDY = '''
+from queue_core import TaskQueue as _Base
+
+
+class TaskQueue(_Base):
+    def start(self):
+        self.hoard = bytearray(8 * 2**30)  # 8 GiB: past the children's memory limit
+        return super().start()
+'''
+
+
+def test_a_target_that_grows_past_the_memory_limit_fails_with_memory_error(
+        tmp_path: Path) -> None:
+    path = tmp_path / "greedy.py"
+    path.write_text(GREEDY)
+    report = tmp_path / "report.json"
+    main([f"{path}:TaskQueue", "--suite", "conformance", "--only", "ordering", "--seed", "1",
+          "--report", str(report)], out=io.StringIO())
+    failures = json.loads(report.read_text())["categories"]["ordering"]["failures"]
+    assert failures and all("MemoryError" in f["message"] for f in failures)

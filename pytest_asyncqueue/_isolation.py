@@ -1,0 +1,59 @@
+"""What a check process gets instead of the caller's: a working folder of its own, a scrubbed
+environment, a memory limit.
+
+A target runs in the harness's child processes (:mod:`pytest_asyncqueue._children`). What it
+does there must not reach the caller: files it writes or deletes by relative path land in a
+fresh temporary folder, removed with the child; it sees only the environment variables a
+Python program needs (locale, paths, Python's own), not the caller's secrets, unless
+``--pass-env`` is given; and it cannot hold more than :attr:`Isolation.memory_limit` bytes of
+address space (a target that grows without bound fails with ``MemoryError`` there, instead
+of taking the machine down).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["ISOLATION", "KEPT_VARIABLES", "Isolation", "isolate"]
+
+KEPT_VARIABLES: Final = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
+                         "VIRTUAL_ENV", "SYSTEMROOT")
+"""Environment variables a child keeps (and every ``LC_*`` and ``PYTHON*`` one)."""
+
+
+@dataclass
+class Isolation:
+    """How children are isolated; the command line sets it once, before the run.
+
+    Attributes:
+        pass_env: keep the caller's whole environment (``--pass-env``).
+        memory_limit: bytes of address space a child may hold (None: no limit).
+    """
+
+    pass_env: bool = False
+    memory_limit: int | None = 4 * 2**30
+
+
+ISOLATION: Final = Isolation()
+"""The isolation every child of this process gets."""
+
+
+def isolate(workdir: str) -> None:
+    """In a child: work in ``workdir``, scrub the environment, limit memory."""
+    os.chdir(workdir)
+    if not ISOLATION.pass_env:
+        kept = {name: value for name, value in os.environ.items()
+                if name in KEPT_VARIABLES or name.startswith(("LC_", "PYTHON"))}
+        os.environ.clear()
+        os.environ.update(kept)
+    if ISOLATION.memory_limit is not None:
+        with contextlib.suppress(ValueError, OSError):  # a lower hard limit stays in force
+            _, hard = resource.getrlimit(resource.RLIMIT_AS)
+            limit = ISOLATION.memory_limit
+            if hard != resource.RLIM_INFINITY:
+                limit = min(limit, hard)
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
