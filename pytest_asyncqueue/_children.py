@@ -20,7 +20,8 @@ IMPLEMENTATION DETAIL - what a child is made of
   are, nothing is pickled. Where ``fork`` is missing (Windows) or unsafe (macOS: system
   frameworks break in the child), :func:`can_fork` is False and callers run in-process.
 - Results come back through a one-way pipe, each as soon as the child sends it.
-- The heartbeat is a shared double the child stamps with ``time.monotonic()``; it reads
+- The heartbeat is a shared double the child stamps with ``time.monotonic()`` (a reference
+  taken at import: a target that replaces the function cannot stop the watchdog); it reads
   +inf until the first stamp, so nothing counts as stalled before the work has begun. Both
   users stamp it after every event loop iteration, so a stale heartbeat means one callback
   that does not return, and :class:`ChildHung` says so in those words.
@@ -54,7 +55,8 @@ import sys
 import sysconfig
 import tempfile
 import threading
-import time
+from time import monotonic as _monotonic
+from time import sleep as _sleep
 import warnings
 import weakref
 from collections.abc import Callable, Iterable
@@ -108,9 +110,9 @@ def threads_left(before: Iterable[threading.Thread]) -> list[str]:
     after waiting up to :data:`THREAD_GRACE` wall seconds for them to end."""
     known = set(before)
     started = [t for t in queue_threads() if t not in known]
-    deadline = time.monotonic() + THREAD_GRACE
+    deadline = _monotonic() + THREAD_GRACE
     for thread in started:
-        thread.join(max(0.0, deadline - time.monotonic()))
+        thread.join(max(0.0, deadline - _monotonic()))
     return [t.name for t in started if t.is_alive()]
 
 
@@ -194,7 +196,7 @@ class Link:
     def heartbeat(self) -> None:
         """Stamp the heartbeat: the child is alive and its loop turns."""
         if os.getpid() == self.owner:
-            self._beat.value = time.monotonic()
+            self._beat.value = _monotonic()
 
     def send(self, value: object) -> None:
         """Send a value to the parent, which gets it from :meth:`Child.receive`."""
@@ -218,7 +220,7 @@ class Child:
         name: the process's name, as ``multiprocessing.active_children()`` shows it.
 
     Attributes:
-        started: ``time.monotonic()`` when the process had been started.
+        started: ``_monotonic()`` when the process had been started.
     """
 
     def __init__(self, func: Callable[..., object], *args: Any, name: str) -> None:
@@ -246,7 +248,7 @@ class Child:
             raise
         finally:
             sender.close()  # the child's copy stays open: the pipe ends when the child does
-        self.started = time.monotonic()
+        self.started = _monotonic()
 
     def receive(self, *, budget: float, stall: float, since: float | None = None) -> Any:
         """The next value the child sends, waiting at most ``budget`` wall seconds.
@@ -255,7 +257,7 @@ class Child:
             budget: wall seconds to wait, counted from ``since``.
             stall: wall seconds the heartbeat may stay unstamped (once stamped) before the
                 child is given up on.
-            since: a ``time.monotonic()`` reading the budget counts from; default now
+            since: a ``_monotonic()`` reading the budget counts from; default now
                 (pass :attr:`started` to count from the start).
 
         Raises:
@@ -263,9 +265,9 @@ class Child:
             ChildExited: the child ended first (the target ended the interpreter, crashed,
                 or was killed).
         """
-        deadline = (time.monotonic() if since is None else since) + budget
+        deadline = (_monotonic() if since is None else since) + budget
         while not self._receiver.poll(_WATCH_INTERVAL):
-            now = time.monotonic()
+            now = _monotonic()
             stuck = now - self._beat.value  # a loop that turns stamps it every few µs
             if stuck > stall or now > deadline:
                 raise ChildHung(stuck if stuck > 2 * _WATCH_INTERVAL else None, budget,
@@ -298,10 +300,10 @@ class Child:
             return "", ""
         assert self._process.pid is not None
         os.kill(self._process.pid, signal.SIGUSR1)
-        deadline = time.monotonic() + _DUMP_WAIT
-        while time.monotonic() < deadline and os.fstat(self._dump.fileno()).st_size == 0:
-            time.sleep(0.005)
-        time.sleep(0.005)  # let faulthandler finish the dump it began
+        deadline = _monotonic() + _DUMP_WAIT
+        while _monotonic() < deadline and os.fstat(self._dump.fileno()).st_size == 0:
+            _sleep(0.005)
+        _sleep(0.005)  # let faulthandler finish the dump it began
         self._dump.seek(0)
         # One section per thread, each most recent call first; the main one runs _child_main.
         main, others = "", []
@@ -373,7 +375,7 @@ def _die_with(parent: int) -> None:
     except (OSError, AttributeError):  # not Linux: watch the parent from a thread
         def watch() -> None:
             while os.getppid() == parent:
-                time.sleep(0.1)
+                _sleep(0.1)
             os._exit(1)
 
         threading.Thread(target=watch, name="asyncqueue-parent-watch", daemon=True).start()

@@ -12,13 +12,15 @@ of taking the machine down).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import resource
+import time
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["ISOLATION", "KEPT_VARIABLES", "Isolation", "isolate"]
+__all__ = ["ISOLATION", "KEPT_VARIABLES", "Isolation", "isolate", "replaced", "stdlib_snapshot"]
 
 KEPT_VARIABLES: Final = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
                          "VIRTUAL_ENV", "SYSTEMROOT")
@@ -57,3 +59,19 @@ def isolate(workdir: str) -> None:
             if hard != resource.RLIM_INFINITY:
                 limit = min(limit, hard)
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+_WATCHED: Final = ((asyncio, "sleep"), (asyncio, "get_running_loop"), (asyncio, "wait_for"),
+                   (time, "monotonic"), (time, "perf_counter"), (time, "time"), (time, "sleep"))
+"""Standard-library functions the harness times and waits with: a target that replaces one
+would have the verdicts describe its replacement."""
+
+
+def stdlib_snapshot() -> dict[str, object]:
+    """The watched functions as they are now, by dotted name."""
+    return {f"{module.__name__}.{name}": getattr(module, name) for module, name in _WATCHED}
+
+
+def replaced(before: dict[str, object]) -> list[str]:
+    """The watched functions that are no longer what ``before`` holds, by dotted name."""
+    return [name for name, now in stdlib_snapshot().items() if now is not before[name]]

@@ -13,6 +13,7 @@ import os
 from typing import Final
 
 from ._children import Child, ChildExited, ChildHung, Link, can_fork
+from ._isolation import replaced, stdlib_snapshot
 
 __all__ = ["IMPORT_BUDGET", "IMPORT_STALL", "trial_load"]
 
@@ -51,9 +52,13 @@ def _load(link: Link, spec: str, shape: str | None, cwd: str) -> None:
 
     os.chdir(cwd)
     link.heartbeat()
+    before = stdlib_snapshot()
     try:
         make_factory(spec, shape)
     except LoadError as error:
         link.send(str(error))
         return
-    link.send(None)
+    patched = replaced(before)
+    link.send(f"importing it replaced {', '.join(patched)}, which the harness times and waits "
+              f"with, so its verdicts would describe the replacement; patch a name in your own "
+              f"module instead" if patched else None)

@@ -64,6 +64,7 @@ from .._children import (
     place,
     threads_note,
 )
+from .._isolation import replaced, stdlib_snapshot
 from ..adapters import TargetFactory
 from ..clock import VirtualClockLoop, _where_task_waits
 from ..conformance import ALL_CHECKS, Check, Harness, Skip
@@ -141,11 +142,17 @@ def run_check(check: Check, factory: TargetFactory, seed: int, *,
     if reason is not None:
         status, message, hung = "skipped", reason, False
     else:
+        before = stdlib_snapshot()
         with warnings.catch_warnings():
             # A target's own warnings (e.g. "coroutine was never awaited" from a handler it
             # forgot to await) are for the checks to judge, not for the caller's filters.
             warnings.simplefilter("ignore")
             status, message, hung = _outcome(check, h, max_real_seconds, heartbeat)
+        if patched := replaced(before):
+            status, message = "failed", (
+                f"{check.rule}: the target replaced {', '.join(patched)} while the check ran; "
+                f"the harness times and waits with them, so this check measured the "
+                f"replacement (patch a name in the target's own module instead)")
     return CheckResult(check.name, check.category, check.rule, status, message, seed,
                        time.perf_counter() - started, hung, used=h.used)
 

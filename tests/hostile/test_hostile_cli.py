@@ -108,3 +108,36 @@ def test_a_thread_the_target_leaves_running_does_not_keep_the_command_from_endin
     assert done.returncode == 0, done.stderr
     assert "the target left 1 thread(s) running (poller); exiting without waiting" in (
         done.stderr)
+
+
+PATCHING_AT_IMPORT = '''
+import asyncio
+async def _instant(delay, result=None):
+    return result
+asyncio.sleep = _instant
+from queue_core import TaskQueue
+'''
+
+PATCHING_AT_START = '''
+import time
+from queue_core import TaskQueue as _Base
+
+
+class TaskQueue(_Base):
+    def start(self):
+        time.monotonic = lambda: 0.0
+        return super().start()
+'''
+
+
+def test_a_target_that_replaces_what_the_harness_times_with_is_named(tmp_path, capsys):
+    at_import = tmp_path / "patch_import.py"
+    at_import.write_text(PATCHING_AT_IMPORT)
+    assert check(f"{at_import}:TaskQueue") == (2, "")
+    assert "importing it replaced asyncio.sleep, which the harness times and waits with" in (
+        capsys.readouterr().err)
+    at_start = tmp_path / "patch_start.py"
+    at_start.write_text(PATCHING_AT_START)
+    status, out = check(f"{at_start}:TaskQueue", "--suite", "conformance", "--only", "ordering")
+    assert status == 1
+    assert "the target replaced time.monotonic while the check ran" in out
