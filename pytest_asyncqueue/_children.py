@@ -223,7 +223,8 @@ class Child:
         started: ``_monotonic()`` when the process had been started.
     """
 
-    def __init__(self, func: Callable[..., object], *args: Any, name: str) -> None:
+    def __init__(self, func: Callable[..., object], *args: Any, name: str,
+                 isolated: bool = True) -> None:
         context = multiprocessing.get_context("fork")
         self._receiver, sender = context.Pipe(duplex=False)
         beat = context.RawValue("d", math.inf)
@@ -231,7 +232,7 @@ class Child:
         self.workdir = tempfile.mkdtemp(prefix="asyncqueue-")  # removed by stop()
         self._process: BaseProcess = context.Process(
             target=_child_main, args=(func, Link(sender, beat), args, self._dump, os.getpid(),
-                                      self.workdir),
+                                      self.workdir if isolated else None),
             daemon=True, name=name)
         self._beat = beat
         self._stop = weakref.finalize(self, _stop, self._process, self._receiver, self._dump,
@@ -342,13 +343,14 @@ def _stop(process: BaseProcess, receiver: Connection, dump: IO[bytes], workdir: 
 
 
 def _child_main(func: Callable[..., object], link: Link, args: tuple[Any, ...],
-                dump: IO[bytes], parent: int, workdir: str) -> None:
+                dump: IO[bytes], parent: int, workdir: str | None) -> None:
     """Body of a child process: die with the parent, isolate itself (a folder of its own, a
     scrubbed environment, a memory limit), answer SIGUSR1 with a stack dump, go quiet, run
     ``func``."""
     link.owner = os.getpid()
     _die_with(parent)
-    isolate(workdir)
+    if workdir is not None:
+        isolate(workdir)
     # A group of its own: what the target forks belongs to it, and dies with it (_kill).
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)

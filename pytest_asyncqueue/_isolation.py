@@ -5,9 +5,9 @@ A target runs in the harness's child processes (:mod:`pytest_asyncqueue._childre
 does there must not reach the caller: files it writes or deletes by relative path land in a
 fresh temporary folder, removed with the child; it sees only the environment variables a
 Python program needs (locale, paths, Python's own), not the caller's secrets, unless
-``--pass-env`` is given; and it cannot hold more than :attr:`Isolation.memory_limit` bytes of
-address space (a target that grows without bound fails with ``MemoryError`` there, instead
-of taking the machine down).
+``--pass-env`` is given; and it cannot map more than :attr:`Isolation.memory_limit` bytes of
+address space beyond what it inherited (a target that grows without bound fails with
+``MemoryError`` there, instead of taking the machine down).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ class Isolation:
 
     Attributes:
         pass_env: keep the caller's whole environment (``--pass-env``).
-        memory_limit: bytes of address space a child may hold (None: no limit).
+        memory_limit: bytes of address space a child may add to what it inherited (None:
+            no limit).
     """
 
     pass_env: bool = False
@@ -55,10 +56,18 @@ def isolate(workdir: str) -> None:
     if ISOLATION.memory_limit is not None:
         with contextlib.suppress(ValueError, OSError):  # a lower hard limit stays in force
             _, hard = resource.getrlimit(resource.RLIMIT_AS)
-            limit = ISOLATION.memory_limit
+            # On top of what the child inherited: a caller that maps much (a pytest process
+            # that imported a big library) must not leave the target no room at all.
+            limit = _address_space() + ISOLATION.memory_limit
             if hard != resource.RLIM_INFINITY:
                 limit = min(limit, hard)
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _address_space() -> int:
+    """The bytes of address space this process maps now (Linux); OSError elsewhere."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
 _WATCHED: Final = ((asyncio, "sleep"), (asyncio, "get_running_loop"), (asyncio, "wait_for"),

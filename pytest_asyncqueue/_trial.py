@@ -9,7 +9,6 @@ did. Where ``fork`` is not available the trial is skipped.
 
 from __future__ import annotations
 
-import os
 from typing import Final
 
 from ._children import Child, ChildExited, ChildHung, Link, can_fork
@@ -32,7 +31,9 @@ def trial_load(spec: str, shape: str | None) -> str | None:
     """
     if not can_fork():
         return None
-    with Child(_load, spec, shape, os.getcwd(), name="asyncqueue-import") as child:
+    # Not isolated: it stands in for the import this process does next, with the caller's
+    # folder, environment and memory.
+    with Child(_load, spec, shape, name="asyncqueue-import", isolated=False) as child:
         try:
             return child.receive(budget=IMPORT_BUDGET, stall=IMPORT_STALL)
         except ChildHung as hung:
@@ -44,13 +45,10 @@ def trial_load(spec: str, shape: str | None) -> str | None:
             return f"loading it ended the process: {exited.cause}"
 
 
-def _load(link: Link, spec: str, shape: str | None, cwd: str) -> None:
-    """In the child: load the target from the caller's folder (where its path is relative
-    to, and where this process will load it next); send None, or the load error's
-    sentence."""
+def _load(link: Link, spec: str, shape: str | None) -> None:
+    """In the child: load the target; send None, or the load error's sentence."""
     from .adapters import LoadError, make_factory
 
-    os.chdir(cwd)
     link.heartbeat()
     before = stdlib_snapshot()
     try:

@@ -28,7 +28,7 @@ from ._workers import WorkerPool
 __all__ = ["TaskQueue"]
 
 _new_record = object.__new__
-_UNWIND_ROUNDS: Final = 5  # loop iterations a cancelled handler gets to unwind at a deadline
+_UNWIND_GRACE: Final = 1.0  # loop seconds cancelled handlers get to unwind after a deadline
 
 
 class TaskQueue(WorkerPool):
@@ -115,10 +115,11 @@ class TaskQueue(WorkerPool):
 
         Args:
             drain: finish the work first (True) or cancel it (False).
-            timeout: loop seconds to wait at most. At the deadline whatever is unfinished is
-                cancelled as with ``drain=False``; a handler that still has not unwound a
-                few loop iterations later ignores cancellation: it is abandoned (its task
-                is CANCELLED, its worker left running it) and ``ShutdownTimeout`` says so.
+            timeout: loop seconds to wait. At the deadline whatever is unfinished is
+                cancelled as with ``drain=False``, and the handlers get ``min(timeout, 1)``
+                more loop seconds to unwind; one that has still not ended ignores its
+                cancellation: it is abandoned (its task is CANCELLED, its worker left running
+                it) and ``ShutdownTimeout`` says so.
 
         Raises:
             RuntimeError: awaited, directly or through ``gather`` or a task it awaits, by
@@ -149,9 +150,8 @@ class TaskQueue(WorkerPool):
         _, left = await asyncio.wait(self._worker_tasks, timeout=timeout)
         if left:
             self._halt()
-            for _ in range(_UNWIND_ROUNDS):
-                await asyncio.sleep(0)
-            self._abandon([worker for worker in left if not worker.done()], timeout)
+            _, left = await asyncio.wait(left, timeout=min(timeout, _UNWIND_GRACE))
+            self._abandon(list(left), timeout)
 
     async def __aenter__(self) -> TaskQueue:
         self.start()
@@ -239,11 +239,15 @@ class TaskQueue(WorkerPool):
         task.attempts = 0
         task.state = PENDING
         task.handle = task.cancel_reason = task.waiters = None
+        if delay:
+            try:  # before the task is counted: a closed loop refuses the timer
+                task.handle = loop.call_at(loop.time() + delay, self._make_eligible, task)
+            except RuntimeError:
+                self._bind_loop("submit()")  # names the loop the queue is bound to
+                raise
         tasks[task_id] = task
         self._submitted += 1
-        if delay:
-            task.handle = loop.call_at(loop.time() + delay, self._make_eligible, task)
-        else:
+        if not delay:
             self._ready.push(task)
             if self._idle:
                 try:
@@ -437,6 +441,8 @@ class TaskQueue(WorkerPool):
         elif self._loop is None:
             raise RuntimeError(f"{what} needs a running event loop; call it from async code "
                                f"(inside asyncio.run or an async test)")
+        elif running is None and _thread_ident() == self._thread_ident:
+            pass  # sync code of the loop's own thread, between two runs of the loop
         elif running is None:
             raise RuntimeError(f"{what} was called from thread "
                                f"{threading.current_thread().name!r}, but {self!r} runs on the "

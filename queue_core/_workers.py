@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import random
 from collections import deque
 from typing import Any, Final
@@ -112,12 +113,13 @@ class WorkerPool:
                     else:
                         self._end_attempt(task, reason, None)
                 except (KeyboardInterrupt, SystemExit) as exc:
-                    # asyncio's meaning: they stop the loop. The task fails with it, so that
-                    # a program that goes on finds it ended, not RUNNING for ever.
-                    self._finish(task, FAILED, exc)
+                    # asyncio's meaning: they stop the loop. The task fails with a copy, so
+                    # that a program that goes on finds it ended, not RUNNING for ever, and
+                    # the one raised keeps its traceback.
+                    self._finish(task, FAILED, copy.copy(exc))
                     raise
                 except BaseException as exc:  # GeneratorExit and custom ones too: the attempt
-                    if isinstance(exc, GeneratorExit) and asyncio.current_task() is not me:
+                    if isinstance(exc, GeneratorExit) and asyncio.current_task(loop) is not me:
                         raise  # this worker's coroutine is being closed (garbage collected)
                     if task.cancel_reason is not None:  # fails, the worker lives; a handler
                         await self._undo_cancel(task, me)  # that turned our cancel into exc
@@ -272,7 +274,8 @@ def _drop_tracebacks(error: BaseException) -> None:
     """Clear the tracebacks of ``error`` and of every exception chained to it.
 
     Iterative, so that a chain thousands deep or cyclic ends; through the slot itself, so
-    that an exception whose ``__setattr__`` refuses (a frozen dataclass) is cleared too.
+    that an exception whose ``__setattr__`` refuses (a frozen dataclass) is cleared too; into
+    exception groups' members.
     """
     seen: set[int] = set()
     stack: list[BaseException | None] = [error]
@@ -282,4 +285,4 @@ def _drop_tracebacks(error: BaseException) -> None:
             continue
         seen.add(id(error))
         _SET_TRACEBACK(error, None)
-        stack += (error.__cause__, error.__context__)
+        stack += (error.__cause__, error.__context__, *getattr(error, "exceptions", ()))

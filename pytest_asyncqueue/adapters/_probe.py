@@ -58,9 +58,9 @@ def options_taken(build: type, names: set[str], *, start: str = "start",
     if key not in _TAKEN:
         answer: list[set[str]] = [set()]
         thread = threading.Thread(target=lambda: answer.__setitem__(
-            0, _probe(build, names, start, submit, stop)), name="asyncqueue-probe")
+            0, _probe(build, names, start, submit, stop)), name="asyncqueue-probe", daemon=True)
         thread.start()
-        thread.join()
+        thread.join(_PROBE_WALL + 5.0)  # a start() that blocks in sync code: not taken
         _TAKEN[key] = answer[0]
     return set(_TAKEN[key])
 

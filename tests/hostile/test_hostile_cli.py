@@ -141,3 +141,12 @@ def test_a_target_that_replaces_what_the_harness_times_with_is_named(tmp_path, c
     status, out = check(f"{at_start}:TaskQueue", "--suite", "conformance", "--only", "ordering")
     assert status == 1
     assert "the target replaced time.monotonic while the check ran" in out
+
+
+def test_the_trial_import_sees_what_the_real_import_sees(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "configured.py"
+    path.write_text("import os\nBROKER = os.environ['ASYNCQUEUE_TEST_BROKER']\n"
+                    "from queue_core import TaskQueue\n")
+    monkeypatch.setenv("ASYNCQUEUE_TEST_BROKER", "redis://localhost")
+    status, out = check(f"{path}:TaskQueue", "--suite", "conformance", "--only", "ordering")
+    assert status == 0, out

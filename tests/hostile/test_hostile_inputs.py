@@ -112,3 +112,35 @@ def test_a_task_id_that_is_not_equal_to_itself_is_refused(run) -> None:
             queue.submit(work, task_id=float("nan"))
 
     run(main())
+
+
+def test_cancel_from_sync_code_of_the_loops_own_thread_between_runs_still_works() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        queue = TaskQueue(workers=1)
+
+        async def bind() -> None:
+            queue.start()
+
+        loop.run_until_complete(bind())
+        task_id = queue.submit(work, delay=5.0)  # no loop running: the same thread, fine
+        assert queue.cancel(task_id) is True
+        loop.run_until_complete(queue.shutdown())
+    finally:
+        loop.close()
+
+
+def test_a_delayed_submit_on_a_second_loop_is_refused_and_not_counted(run) -> None:
+    queue = TaskQueue(workers=1)
+
+    async def first() -> None:
+        queue.submit(work, delay=100.0)  # binds, never started: the loop then closes
+
+    async def second() -> None:
+        with pytest.raises(RuntimeError, match="is bound to"):
+            queue.submit(work, delay=1.0)
+
+    run(first())
+    run(second())
+    stats = queue.stats()
+    assert (stats.submitted, stats.pending) == (1, 1)

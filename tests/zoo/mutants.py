@@ -353,14 +353,9 @@ QUEUE_CORE_MUTANTS: Final = [
         "popped: after cancelling the queued tasks of a full queue, submits are still refused"),
     Mutant(
         "qc_delay_on_wall_clock", "scheduling", "queue_core", _QC,
-        _lines(
-            "        if delay:",
-            "            task.handle = loop.call_at(loop.time() + delay, self._make_eligible,"
-            " task)"),
-        _lines(
-            "        if delay:",
-            '            task.handle = loop.call_at(__import__("time").monotonic() + delay,',
-            "                                       self._make_eligible, task)"),
+        "                task.handle = loop.call_at(loop.time() + delay, self._make_eligible, task)",
+        '                task.handle = loop.call_at(__import__("time").monotonic() + delay,'
+        "\n                                           self._make_eligible, task)",
         "a start delay is measured from time.monotonic() instead of loop.time() (S9): on a "
         "virtual clock the task starts hours late"),
     Mutant(
