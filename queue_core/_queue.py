@@ -245,9 +245,11 @@ class TaskQueue(WorkerPool):
             except RuntimeError:
                 self._bind_loop("submit()")  # names the loop the queue is bound to
                 raise
-        tasks[task_id] = task
-        self._submitted += 1
-        if not delay:
+            tasks[task_id] = task
+            self._submitted += 1
+        else:
+            tasks[task_id] = task
+            self._submitted += 1
             self._ready.push(task)
             if self._idle:
                 try:
