@@ -111,6 +111,12 @@ _HELP: Final = {"target": TARGET_HELP, "shape": SHAPE_HELP, "report": REPORT_HEL
 _METAVARS: Final = {"model_examples": "N", "examples": "N"}
 
 
+PASS_ENV_HELP: Final = (
+    "Let the target see the whole environment in the suite's child processes. Default: only "
+    "the locale, path and PYTHON* variables."
+)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("asyncqueue", "asyncqueue: check an asyncio task queue")
     for noun in (*NOUNS, *OLD_NOUNS):
@@ -118,6 +124,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                         metavar=_METAVARS.get(noun, noun.upper()), default=None,
                         help=_HELP[noun])
         parser.addini(f"asyncqueue_{noun}", _HELP[noun], default="")
+    group.addoption("--asyncqueue-pass-env", action="store_true", dest="asyncqueue_pass_env",
+                    default=False, help=PASS_ENV_HELP)
+    parser.addini("asyncqueue_pass_env", PASS_ENV_HELP, type="bool", default=False)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -135,6 +144,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", CATEGORY_MARKER_DESC.format(category=category))
     options = suite_options(config)
     if options is not None:
+        from ._isolation import ISOLATION
+
+        ISOLATION.pass_env = bool(config.getoption("asyncqueue_pass_env")
+                                  or config.getini("asyncqueue_pass_env"))
         config.stash[SUITE_KEY] = SuiteSession(options)
     register_clock_fixture(config)
     config.pluginmanager.register(_fixtures, "asyncqueue-fixtures")

@@ -144,6 +144,32 @@ def test_the_suite_passes_against_queue_core_and_writes_a_valid_report(
     assert (report["ok"], report["seed"], report["shape"]) == (True, 42, "queue_core")
 
 
+PRYING_QUEUE = """
+import os
+from queue_core import TaskQueue as _Base
+
+
+class TaskQueue(_Base):
+    def start(self):
+        if os.environ.get("ASYNCQUEUE_TEST_SECRET") != {expected!r}:
+            raise RuntimeError("the environment was not what the test expected")
+        return super().start()
+"""
+
+
+@pytest.mark.parametrize(("flag", "expected"), [([], None), (["--asyncqueue-pass-env"], "s3")])
+def test_the_targets_environment_is_scrubbed_unless_passed(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, flag: list[str],
+    expected: str | None,
+) -> None:
+    project.makepyfile(prying_queue=PRYING_QUEUE.format(expected=expected))
+    monkeypatch.setenv("ASYNCQUEUE_TEST_SECRET", "s3")
+    result = project.runpytest("--asyncqueue-target=prying_queue.py:TaskQueue",
+                               "--asyncqueue-shape=queue_core", "--asyncqueue-suite=conformance",
+                               "-m", "asyncqueue_ordering", *flag)
+    result.assert_outcomes(passed=len(ORDERING))
+
+
 def test_a_failed_check_shows_its_message_and_the_replay_command(
     project: pytest.Pytester, inverted_queue: str
 ) -> None:
