@@ -94,10 +94,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="conformance: the conformance checks; model: the state machines; "
                              "all: both ('examples' is the deprecated spelling of "
                              "conformance, kept for this release). Default: all")
-    parser.add_argument("--model-examples", metavar="N", type=_positive_int,
+    parser.add_argument("--model-examples", metavar="N", type=_model_examples,
                         help=f"Hypothesis examples (random runs of up to 30 steps) per "
                              f"state-machine run of the model suite. Default: {MODEL_EXAMPLES}")
-    parser.add_argument("--examples", metavar="N", type=_positive_int, dest="old_examples",
+    parser.add_argument("--examples", metavar="N", type=_model_examples, dest="old_examples",
                         help="deprecated spelling of --model-examples, kept for this release")
     parser.add_argument("--seed", metavar="S", type=int,
                         help="seed of the run; the same seed replays the same run. "
@@ -129,6 +129,22 @@ def _category_list(text: str) -> list[str]:
             f"{shown} {'is not a category' if len(unknown) == 1 else 'are not categories'}; "
             f"valid: {', '.join(CATEGORIES)}")
     return names
+
+
+MODEL_EXAMPLE_SECONDS: Final = 0.025
+"""Wall seconds one state-machine example takes on a passing queue (queue_core, this kind of
+machine); a failing queue takes longer (shrinking)."""
+MAX_MODEL_EXAMPLES: Final = 20_000
+"""The most examples per run: about 8 wall minutes on a passing queue."""
+
+
+def _model_examples(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_MODEL_EXAMPLES:
+        raise argparse.ArgumentTypeError(
+            f"{value:,} examples would take about {value * MODEL_EXAMPLE_SECONDS / 3600:.1f} "
+            f"wall hours; pass at most {MAX_MODEL_EXAMPLES:,}, or run several --seed values")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -220,6 +236,10 @@ def _follow_old_spellings(args: argparse.Namespace) -> list[str]:
     if args.old_examples is not None:
         notes.append(OLD_EXAMPLES_NOTE)
     args.model_examples = args.model_examples or args.old_examples or MODEL_EXAMPLES
+    if args.model_examples > 1000 and args.suite in ("model", "all"):
+        notes.append(f"note: --model-examples {args.model_examples:,}: expect roughly "
+                     f"{args.model_examples * MODEL_EXAMPLE_SECONDS / 60:.1f} wall minutes on a "
+                     f"passing queue, more on a failing one")
     return notes
 
 

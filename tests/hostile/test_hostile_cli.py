@@ -150,3 +150,14 @@ def test_the_trial_import_sees_what_the_real_import_sees(tmp_path, monkeypatch) 
     monkeypatch.setenv("ASYNCQUEUE_TEST_BROKER", "redis://localhost")
     status, out = check(f"{path}:TaskQueue", "--suite", "conformance", "--only", "ordering")
     assert status == 0, out
+
+
+def test_a_model_run_too_long_for_a_ci_job_is_refused_and_a_long_one_estimated(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        check(QUEUE_CORE, "--model-examples", "1000000")
+    assert exited.value.code == 2
+    assert "1,000,000 examples would take about 6.9 wall hours; pass at most 20,000" in (
+        capsys.readouterr().err)
+    check(QUEUE_CORE, "--suite", "model", "--only", "durability", "--model-examples", "2000")
+    assert "note: --model-examples 2,000: expect roughly 0.8 wall minutes" in (
+        capsys.readouterr().err)
