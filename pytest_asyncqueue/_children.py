@@ -67,9 +67,9 @@ from typing import IO, Any, Final
 
 from ._isolation import isolate
 
-__all__ = ["HARNESS", "INTERRUPTED", "STDLIB", "THREAD_GRACE", "Child", "ChildExited",
-           "ChildHung", "Link", "can_fork", "place", "queue_threads", "target_threads",
-           "threads_left", "threads_note"]
+__all__ = ["BUSY_THREAD_HINT", "HARNESS", "INTERRUPTED", "STDLIB", "THREAD_GRACE", "Child",
+           "ChildExited", "ChildHung", "Link", "can_fork", "place", "queue_threads",
+           "target_threads", "threads_left", "threads_note"]
 
 STDLIB: Final = sysconfig.get_paths()["stdlib"]
 """The standard library's folder: frames in it are never the place a message names."""
@@ -116,15 +116,20 @@ def threads_left(before: Iterable[threading.Thread]) -> list[str]:
     return [t.name for t in started if t.is_alive()]
 
 
+BUSY_THREAD_HINT: Final = ("a thread that never waits starves the event loop (let it block "
+                           "or sleep, and end it on stop)")
+"""What a message about a target's threads ends with."""
+
+
 def threads_note() -> str:
-    """"; while N threads the target started ran (names): ..." when there are any, else ""."""
+    """"; meanwhile N thread(s) the target started were alive (names): ..." when there are
+    any, else ""."""
     names = [t.name for t in target_threads()]
     if not names:
         return ""
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    return (f"; meanwhile {len(names)} thread(s) the target started were alive ({shown}): a "
-            f"thread that never waits starves the event loop (let it block or sleep, and end "
-            f"it on stop)")
+    return (f"; meanwhile {len(names)} thread(s) the target started were alive ({shown}): "
+            f"{BUSY_THREAD_HINT}")
 
 
 def place(filename: str, line: object, function: str) -> str:

@@ -14,13 +14,11 @@ from typing import Final
 from ._children import Child, ChildExited, ChildHung, Link, can_fork
 from ._isolation import replaced, stdlib_snapshot
 
-__all__ = ["IMPORT_BUDGET", "IMPORT_STALL", "trial_load"]
+__all__ = ["IMPORT_LIMIT", "trial_load"]
 
-IMPORT_BUDGET: Final = 60.0
-"""Wall seconds loading a target may take."""
-IMPORT_STALL: Final = 10.0
-"""Wall seconds loading may go without a sign of life (it sends none: only the budget and
-this bound it, whichever ends first)."""
+IMPORT_LIMIT: Final = 10.0
+"""Wall seconds loading a target may take (the child gives one sign of life, as it begins:
+a load is one long step, so this bounds it from there)."""
 
 
 def trial_load(spec: str, shape: str | None) -> str | None:
@@ -35,10 +33,9 @@ def trial_load(spec: str, shape: str | None) -> str | None:
     # folder, environment and memory.
     with Child(_load, spec, shape, name="asyncqueue-import", isolated=False) as child:
         try:
-            return child.receive(budget=IMPORT_BUDGET, stall=IMPORT_STALL)
+            return child.receive(budget=IMPORT_LIMIT, stall=IMPORT_LIMIT)
         except ChildHung as hung:
-            waited = IMPORT_BUDGET if hung.stalled is None else hung.stalled
-            return (f"loading it had not finished after {waited:.0f} wall s"
+            return (f"loading it had not finished after {IMPORT_LIMIT:.0f} wall s"
                     f"{hung.where or hung.thread}; a module must not block or spin when it is "
                     f"imported")
         except ChildExited as exited:

@@ -3,7 +3,10 @@
 The workers, the task table and how an attempt ends live in its base class,
 :class:`~queue_core._workers.WorkerPool` (``_workers.py``, with the design notes); the
 argument checks in ``_validate.py``; the records it returns in ``_records.py`` and
-``_task.py``.
+``_task.py``. What is left here is one class of public calls, each with the docstring of its
+contract (errors, loop and thread binding, deadlines), which is why the module runs to
+nearly 500 lines: splitting the calls of one class across modules would hide the contract
+that they share.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass
 from typing import Final
 
-from .._children import ChildHung
+from .._children import BUSY_THREAD_HINT, ChildHung
 
 __all__ = ["SPIN_HINT", "STATUSES", "CheckResult", "hang_hint", "new_seed"]
 
@@ -26,8 +26,7 @@ def hang_hint(hung: ChildHung) -> str:
     started was doing meanwhile (the cause, when the event loop was not in target code)."""
     if not hung.thread:
         return SPIN_HINT
-    thread = (f"a thread the target started was running{hung.thread}: a thread that never "
-              f"waits starves the event loop (let it block or sleep, and end it on stop)")
+    thread = f"a thread the target started was running{hung.thread}: {BUSY_THREAD_HINT}"
     return f"{SPIN_HINT}; or {thread}" if hung.where else thread
 
 

@@ -149,6 +149,6 @@ def test_a_child_never_outlives_its_parent(tmp_path) -> None:
             os.kill(pid, 0)
         except ProcessLookupError:
             return
-        time.sleep(0.01)
+        time.sleep(0.01)  # the OS's process table has no virtual clock: a few wall ms
     os.kill(pid, signal.SIGKILL)
     pytest.fail(f"the child {pid} still ran 5 s after its parent had exited")

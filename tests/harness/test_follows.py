@@ -69,3 +69,11 @@ def test_a_check_result_says_what_the_check_leaned_on() -> None:
     assert "cancel" in used["cancel_queued_task_never_starts"]
     assert "order" in used["fifo_among_equal_priorities"]
     assert used["zero_workers_refused_at_construction"] == frozenset()
+
+
+def test_every_foundation_names_a_registered_check_and_what_checks_use() -> None:
+    from pytest_asyncqueue.conformance import ALL_CHECKS, USES
+
+    registered = {f"{c.category}::{c.name}" for c in ALL_CHECKS}
+    assert [name for name, _ in FOUNDATIONS if name not in registered] == []
+    assert {basis for _, basis in FOUNDATIONS} <= set(USES)

@@ -81,7 +81,7 @@ def test_a_keyboard_interrupt_in_the_target_is_reported_as_one(tmp_path: Path) -
 ])
 def test_a_target_that_hangs_or_exits_at_import_is_named_not_waited_for(
         tmp_path, capsys, monkeypatch, source, says) -> None:
-    monkeypatch.setattr("pytest_asyncqueue._trial.IMPORT_STALL", 0.3)
+    monkeypatch.setattr("pytest_asyncqueue._trial.IMPORT_LIMIT", 0.3)
     path = tmp_path / "blocking.py"
     path.write_text(source)
     assert check(str(path)) == (2, "")
