@@ -282,6 +282,14 @@ QUEUE_CORE_MUTANTS: Final = [
         "        if False:  # max_results is never enforced",
         "the result cache never evicts: max_results is ignored (only the TTL drops results)"),
     Mutant(
+        "qc_stop_leaves_a_thread", "memory", "queue_core", _QC,
+        "        self._started = True",
+        "        self._started = True  # and a metrics thread that nobody ever ends:\n"
+        '        __import__("threading").Thread(target=__import__("time").sleep, args=(3600,),\n'
+        "                                       daemon=True).start()",
+        "start() starts a thread (a metrics poller, say) that shutdown() never ends: it is "
+        "still running after the queue has stopped (S5 / oas37a-6, under memory)"),
+    Mutant(
         "qc_stop_leaves_workers", "memory", "queue_core", _QC,
         _lines(
             "        if timeout is None:",
@@ -705,6 +713,7 @@ FAMILIES: Final = {
                                      "oas_finished_tasks_never_dropped"),
     "unbounded cache": ("qc_unbounded_cache", "oas_unbounded_cache"),
     "stop leaves workers": ("qc_stop_leaves_workers", "oas_stop_leaves_workers"),
+    "stop leaves a thread running": ("qc_stop_leaves_a_thread",),
     "zero workers accepted": ("qc_zero_workers_accepted", "oas_zero_workers_accepted"),
     "submit after stop accepted": ("qc_submit_after_stop_accepted",
                                    "oas_submit_after_stop_accepted"),
